@@ -1,0 +1,144 @@
+"""image-relay-generate: one image job from the command line.
+
+stdout carries exactly one JSON object (SPEC §5), success or failure; progress and
+human-readable errors go to stderr; the exit code says what happened (SPEC §4).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from contextlib import ExitStack
+from typing import TextIO
+
+from . import __version__
+from .config import API_MODES, BACKGROUNDS, OUTPUT_FORMATS, QUALITIES, REQUEST_POLICIES, load_settings
+from .core import generate_image
+from .errors import BridgeError, Cancelled, InputError
+from .job import GenerationRequest
+from .progress import Progress
+from .result import GenerationResult
+from .transport import CancelToken
+from .viewer import open_image
+
+PROG = "image-relay-generate"
+EMULATOR_KEY = "sk-emulator-local-key"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would print usage and exit; we answer in JSON
+        raise InputError(f"{message[0].upper()}{message[1:]} (see {PROG} --help).")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Generate or edit an image through an OpenAI-compatible image relay. "
+                "Prints one JSON result on stdout; progress goes to stderr.")
+    p.add_argument("prompt", nargs="?", help="what to draw; '-' reads it from stdin")
+    p.add_argument("--prompt-file", metavar="F", help="read the prompt from a file")
+    g = p.add_argument_group("relay")
+    g.add_argument("--api-mode", choices=API_MODES, help="responses, images or auto (IMAGE_RELAY_API_MODE)")
+    g.add_argument("--request-policy", choices=REQUEST_POLICIES, help="openai or compat (IMAGE_RELAY_REQUEST_POLICY)")
+    g.add_argument("--model", help="image model (IMAGE_RELAY_IMAGE_MODEL)")
+    g.add_argument("--text-model", help="text model for the Responses API (IMAGE_RELAY_TEXT_MODEL)")
+    g.add_argument("--timeout", type=float, metavar="SECONDS", help="total time limit (IMAGE_RELAY_TIMEOUT)")
+    g.add_argument("--env-file", metavar="F", help="read settings from this env file (IMAGE_RELAY_ENV_FILE)")
+    g.add_argument("--emulator", action="store_true", help="run against the built-in relay emulator: no key, no network")
+    i = p.add_argument_group("image")
+    i.add_argument("--image", action="append", default=[], metavar="PATH", help="source image (repeatable): makes it an edit")
+    i.add_argument("--mask", metavar="PATH", help="PNG mask, same size as the first image; transparent pixels are edited")
+    i.add_argument("--size", help="auto or WIDTHxHEIGHT (IMAGE_RELAY_DEFAULT_SIZE)")
+    i.add_argument("--quality", choices=QUALITIES, help="(IMAGE_RELAY_DEFAULT_QUALITY)")
+    i.add_argument("--output-format", choices=OUTPUT_FORMATS, help="(IMAGE_RELAY_DEFAULT_OUTPUT_FORMAT)")
+    i.add_argument("--background", choices=BACKGROUNDS, help="(IMAGE_RELAY_DEFAULT_BACKGROUND)")
+    i.add_argument("--output-compression", type=int, metavar="0-100", help="jpeg/webp only")
+    i.add_argument("--partial-images", type=int, metavar="0-3", help="partial images to stream and save")
+    i.add_argument("--n", type=int, default=1, help="number of images (1-10; images API)")
+    i.add_argument("--moderation", choices=("auto", "low"))
+    i.add_argument("--input-fidelity", choices=("high", "low"), help="edits only")
+    i.add_argument("--negative-prompt", help="sent only with --request-policy compat")
+    i.add_argument("--seed", type=int, help="sent only with --request-policy compat")
+    t = i.add_mutually_exclusive_group()
+    t.add_argument("--template", metavar="T", help="prompt template with a {prompt} placeholder")
+    t.add_argument("--no-template", action="store_true", help="send the prompt as written")
+    o = p.add_argument_group("output")
+    o.add_argument("--output-dir", metavar="DIR", help="where images go (IMAGE_RELAY_OUTPUT_DIR)")
+    o.add_argument("--output-name", metavar="STEM", help="name the files after this instead of the prompt")
+    o.add_argument("--no-open", action="store_true", help="do not open the image in the system viewer")
+    o.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return p
+
+
+def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: TextIO | None = None,
+         stderr: TextIO | None = None) -> int:
+    stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    cancel = CancelToken()
+    try:
+        result = _run(argv, stdin, stderr, cancel)
+    except BridgeError as error:
+        result = GenerationResult(ok=False, elapsed_seconds=0.0, error=error.to_dict(), exit_code=int(error.exit_code))
+    except KeyboardInterrupt:
+        cancel.cancel()
+        error = Cancelled("Interrupted; nothing more was sent.")
+        result = GenerationResult(ok=False, elapsed_seconds=0.0, error=error.to_dict(), exit_code=int(error.exit_code))
+    if result.error:
+        print(f"{PROG}: error: {result.error['message']}", file=stderr, flush=True)
+    stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+    stdout.flush()
+    return result.exit_code
+
+
+def _run(argv: list[str] | None, stdin: TextIO, stderr: TextIO, cancel: CancelToken) -> GenerationResult:
+    args = build_parser().parse_args(argv)
+    prompt = _prompt(args, stdin)
+    flags = {"IMAGE_RELAY_API_MODE": args.api_mode, "IMAGE_RELAY_REQUEST_POLICY": args.request_policy,
+             "IMAGE_RELAY_IMAGE_MODEL": args.model, "IMAGE_RELAY_TEXT_MODEL": args.text_model,
+             "IMAGE_RELAY_OUTPUT_DIR": args.output_dir,
+             "IMAGE_RELAY_TIMEOUT": None if args.timeout is None else str(args.timeout)}
+    with ExitStack() as stack:
+        if args.emulator:
+            from .emulator import start_emulator  # only this option needs the server code
+            emulator = stack.enter_context(start_emulator(delay=0.15))
+            flags.update({"IMAGE_RELAY_BASE_URL": emulator.base_url, "IMAGE_RELAY_API_KEY": EMULATOR_KEY})
+            settings = load_settings(flags, env_file=args.env_file)
+            defaults = {"IMAGE_RELAY_TEXT_MODEL": settings.text_model or "gpt-5",
+                        "IMAGE_RELAY_IMAGE_MODEL": settings.image_model or "gpt-image-1.5"}
+            settings = load_settings({**flags, **defaults}, env_file=args.env_file)
+        else:
+            settings = load_settings(flags, env_file=args.env_file)
+        request = GenerationRequest(
+            prompt=prompt, image_paths=tuple(args.image), mask_path=args.mask, size=args.size, quality=args.quality,
+            output_format=args.output_format, background=args.background, output_compression=args.output_compression,
+            partial_images=args.partial_images, n=args.n, moderation=args.moderation,
+            input_fidelity=args.input_fidelity, negative_prompt=args.negative_prompt, seed=args.seed,
+            use_template=not args.no_template, template=args.template, output_name=args.output_name)
+        show = settings.show_progress and not args.quiet
+
+        def report(progress: Progress) -> None:
+            if show:
+                print(progress.line(), file=stderr, flush=True)
+
+        result = generate_image(request, settings, on_progress=report, cancel=cancel)
+    if result.ok and settings.cli_open_image and not args.no_open:
+        open_image(result.image_paths[0])
+    return result
+
+
+def _prompt(args: argparse.Namespace, stdin: TextIO) -> str:
+    if args.prompt_file:
+        if args.prompt not in (None, ""):
+            raise InputError("Give the prompt either as an argument or with --prompt-file, not both.")
+        try:
+            with open(args.prompt_file, encoding="utf-8") as handle:
+                return handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"Cannot read the prompt file {args.prompt_file} ({exc.__class__.__name__}).") from None
+    if args.prompt == "-":
+        return stdin.read()
+    if args.prompt is None:
+        raise InputError(f"No prompt given: pass it as an argument, '-' for stdin, or --prompt-file (see {PROG} --help).")
+    return args.prompt
+
+
+if __name__ == "__main__":
+    sys.exit(main())

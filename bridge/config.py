@@ -1,0 +1,232 @@
+"""Settings: one resolution with a documented precedence.
+
+Precedence, highest first: CLI flag or tool argument > process environment > the env file named
+by ``--env-file`` / ``IMAGE_RELAY_ENV_FILE`` > ``./.env`` > the user config file > defaults.
+An empty value counts as unset. Only ``IMAGE_RELAY_*`` names are read: a generic
+``OPENAI_API_KEY`` is never sent to a relay.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from .errors import ConfigError, InputError
+from .paths import user_config_file
+
+PREFIX = "IMAGE_RELAY_"
+API_MODES = ("responses", "images", "auto")
+REQUEST_POLICIES = ("openai", "compat")
+QUALITIES = ("auto", "low", "medium", "high")
+OUTPUT_FORMATS = ("png", "jpeg", "webp")
+BACKGROUNDS = ("auto", "opaque", "transparent")
+SIZE_PATTERN = re.compile(r"^(auto|[1-9][0-9]{1,4}x[1-9][0-9]{1,4})$")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        value = value.strip().lower()
+        if value not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return value
+    return parse
+
+
+def _int_range(low: int, high: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        number = int(value)
+        if not low <= number <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return number
+    return parse
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise ValueError("must be a positive number of seconds")
+    return number
+
+
+def _bool(value: str) -> bool:
+    value = value.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError("must be true or false")
+
+
+def _size(value: str) -> str:
+    value = value.strip().lower()
+    if not SIZE_PATTERN.match(value):
+        raise ValueError("must be auto or WIDTHxHEIGHT, e.g. 1024x1536")
+    return value
+
+
+def _template(value: str) -> str:
+    if "{prompt}" not in value:
+        raise ValueError("must contain the {prompt} placeholder")
+    return value
+
+
+def _text(value: str) -> str:
+    return value.strip()
+
+
+# field name -> (variable suffix, default, parser)
+_VARIABLES: dict[str, tuple[str, object, Callable[[str], object]]] = {
+    "base_url": ("BASE_URL", None, lambda v: v.strip().rstrip("/")),
+    "api_key": ("API_KEY", None, _text),
+    "text_model": ("TEXT_MODEL", None, _text),
+    "image_model": ("IMAGE_MODEL", None, _text),
+    "api_mode": ("API_MODE", "responses", _choice(API_MODES)),
+    "request_policy": ("REQUEST_POLICY", "openai", _choice(REQUEST_POLICIES)),
+    "output_dir": ("OUTPUT_DIR", "./outputs", _text),
+    "size": ("DEFAULT_SIZE", "auto", _size),
+    "quality": ("DEFAULT_QUALITY", "high", _choice(QUALITIES)),
+    "output_format": ("DEFAULT_OUTPUT_FORMAT", "png", _choice(OUTPUT_FORMATS)),
+    "background": ("DEFAULT_BACKGROUND", "auto", _choice(BACKGROUNDS)),
+    "output_compression": ("DEFAULT_OUTPUT_COMPRESSION", 100, _int_range(0, 100)),
+    "partial_images": ("DEFAULT_PARTIAL_IMAGES", 0, _int_range(0, 3)),
+    "prompt_template": ("DEFAULT_PROMPT_TEMPLATE", "{prompt}", _template),
+    "negative_prompt": ("DEFAULT_NEGATIVE_PROMPT", "", _text),
+    "cli_open_image": ("CLI_OPEN_IMAGE", True, _bool),
+    "show_progress": ("SHOW_PROGRESS", True, _bool),
+    "show_debug_summary": ("SHOW_DEBUG_SUMMARY", True, _bool),
+    "connect_timeout": ("CONNECT_TIMEOUT", 10.0, _positive_float),
+    "idle_timeout": ("IDLE_TIMEOUT", 300.0, _positive_float),
+    "total_timeout": ("TIMEOUT", 900.0, _positive_float),
+    "max_retries": ("MAX_RETRIES", 2, _int_range(0, 10)),
+    "retry_server_errors": ("RETRY_SERVER_ERRORS", False, _bool),
+    "mcp_inline_image_max_bytes": ("MCP_INLINE_IMAGE_MAX_BYTES", 262144, _int_range(0, 1_000_000)),
+}
+SECRET_FIELDS = ("api_key", "base_url")
+
+
+def variable(name: str) -> str:
+    """The environment variable behind a settings field."""
+    return PREFIX + _VARIABLES[name][0]
+
+
+VARIABLES = tuple(variable(name) for name in _VARIABLES)
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_url: str | None = None
+    api_key: str | None = None
+    text_model: str | None = None
+    image_model: str | None = None
+    api_mode: str = "responses"
+    request_policy: str = "openai"
+    output_dir: str = "./outputs"
+    size: str = "auto"
+    quality: str = "high"
+    output_format: str = "png"
+    background: str = "auto"
+    output_compression: int = 100
+    partial_images: int = 0
+    prompt_template: str = "{prompt}"
+    negative_prompt: str = ""
+    cli_open_image: bool = True
+    show_progress: bool = True
+    show_debug_summary: bool = True
+    connect_timeout: float = 10.0
+    idle_timeout: float = 300.0
+    total_timeout: float = 900.0
+    max_retries: int = 2
+    retry_server_errors: bool = False
+    mcp_inline_image_max_bytes: int = 262144
+    config_file: str = ""
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never appear in output: the key and the relay address."""
+        values = [self.api_key or ""]
+        if self.base_url:
+            values.append(self.base_url)
+            host = re.sub(r"^[a-z]+://", "", self.base_url).split("/")[0]
+            values.append(host)
+        return tuple(v for v in values if v)
+
+
+Layer = tuple[str, Mapping[str, str | None]]
+
+
+def resolve_settings(layers: list[Layer], *, config_file: str = "") -> Settings:
+    """Merge named layers (highest precedence first) into Settings; pure, no I/O."""
+    values: dict[str, object] = {}
+    sources: dict[str, str] = {}
+    for name, (suffix, default, parse) in _VARIABLES.items():
+        key = PREFIX + suffix
+        for source, layer in layers:
+            raw = layer.get(key)
+            if raw is None or str(raw).strip() == "":
+                continue
+            try:
+                values[name] = parse(str(raw))
+            except ValueError as exc:
+                raise ConfigError(f"{key} from {source} {exc}.", code="config_invalid") from None
+            sources[name] = source
+            break
+        else:
+            values[name] = default
+            sources[name] = "default"
+    return Settings(**values, config_file=config_file, sources=sources)
+
+
+def load_settings(flags: Mapping[str, str | None] | None = None, environ: Mapping[str, str] | None = None,
+                  *, env_file: str | None = None, cwd: Path | None = None) -> Settings:
+    """Read the env files that apply and resolve Settings with the documented precedence."""
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else cwd
+    flags = flags or {}
+    layers: list[Layer] = [("a command-line flag", flags), ("the environment", _prefixed(environ))]
+    named = env_file or environ.get(PREFIX + "ENV_FILE") or ""
+    if named:
+        path = Path(named).expanduser()
+        if not path.is_absolute():
+            path = cwd / path
+        if not path.is_file():
+            raise InputError(f"The env file {named} does not exist; fix --env-file or IMAGE_RELAY_ENV_FILE.")
+        layers.append((f"the env file {path}", _read_env_file(path)))
+    local = cwd / ".env"
+    if local.is_file():
+        layers.append(("./.env", _read_env_file(local)))
+    user_file = user_config_file(environ)
+    if user_file.is_file():
+        layers.append((f"the user config file {user_file}", _read_env_file(user_file)))
+    return resolve_settings(layers, config_file=str(user_file))
+
+
+def require(settings: Settings, mode: str) -> None:
+    """Raise ConfigError naming the first missing setting that mode needs."""
+    needed = ["base_url", "api_key"]
+    if mode in ("responses", "auto"):
+        needed.append("text_model")
+    if mode == "images":
+        needed.append("image_model")
+    for name in needed:
+        if not getattr(settings, name):
+            raise ConfigError(
+                f"{variable(name)} is not set: add it to the user config file {settings.config_file} "
+                f"or set it in the environment (or run with --emulator to try the bridge without a relay).")
+
+
+def _prefixed(environ: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in environ.items() if k.startswith(PREFIX)}
+
+
+def _read_env_file(path: Path) -> dict[str, str | None]:
+    try:
+        return _prefixed({k: v for k, v in dotenv_values(path).items() if v is not None})
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Cannot read {path}: {exc.__class__.__name__}.", code="config_invalid") from None

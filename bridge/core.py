@@ -1,0 +1,239 @@
+"""generate_image: the one function that composes the rest.
+
+flags/env -> Settings -> Job -> HttpCall -> bytes -> events -> Signals -> files -> GenerationResult
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from . import store
+from .config import Settings, require
+from .errors import BridgeError, ConfigError, NetworkError, ProtocolError, StreamBroken, redact
+from .job import GenerationRequest, Job, prepare_job
+from .negotiate import Memory, unsupported_parameter
+from .progress import ProgressCallback, Reporter
+from .rawlog import RawLog
+from .receive import Receiver, Saver
+from .request import IMAGES, RESPONSES, build_call
+from .result import GenerationResult
+from .transport import CancelToken, open_call
+
+MAX_RETRY_WAIT = 60.0
+NO_ROUTE = (404, 405, 501)
+
+
+def generate_image(request: GenerationRequest, settings: Settings, *, on_progress: ProgressCallback | None = None,
+                   cancel: CancelToken | None = None, base_dir: Path | None = None) -> GenerationResult:
+    """Run one image job end to end. Never raises a BridgeError: failures come back as results."""
+    return _Run(request, settings, on_progress, cancel or CancelToken(), base_dir).execute()
+
+
+class _Run:
+    def __init__(self, request: GenerationRequest, settings: Settings, on_progress: ProgressCallback | None,
+                 cancel: CancelToken, base_dir: Path | None) -> None:
+        self.request, self.settings, self.cancel, self.base_dir = request, settings, cancel, base_dir
+        self.started = time.monotonic()
+        self.reporter = Reporter(on_progress, 0, self.started)
+        self.warnings: list[str] = []
+        self.events: list[str] = []
+        self.attempts: list[dict] = []
+        self.mode: str | None = None
+        self.job: Job | None = None
+        self.saver: Saver | None = None
+        self.rawlog: RawLog | None = None
+        self.receiver: Receiver | None = None
+        self.request_id: str | None = None
+
+    def execute(self) -> GenerationResult:
+        try:
+            require(self.settings, self.settings.api_mode)
+            self.job = prepare_job(self.request, self.settings, base_dir=self.base_dir)
+            self.reporter = Reporter(self.reporter._callback, self.job.partial_images, self.started)
+            self._prepare_output()
+            self._run_modes()
+            return self._success()
+        except BridgeError as error:
+            return self._failure(error)
+        finally:
+            if self.rawlog is not None:
+                self.rawlog.close()
+
+    def _prepare_output(self) -> None:
+        job = self.job
+        store.ensure_dir(job.output_dir)
+        stem = store.new_stem(job.original_prompt, job.output_name)
+        self.saver = Saver(job.output_dir, stem)
+        self.rawlog = RawLog(job.output_dir / "logs" / f"{stem}.log", self.settings.secrets)
+
+    def _run_modes(self) -> None:
+        job, configured = self.job, self.settings.api_mode
+        mode = configured
+        if configured == "auto":
+            mode = IMAGES if job.n > 1 else RESPONSES
+        if mode == RESPONSES and job.n > 1:
+            self.warnings.append(f"The Responses API makes one image per call; {job.n} were asked for and 1 is made. "
+                                 "Use IMAGE_RELAY_API_MODE=images or auto for several.")
+        try:
+            self._run(mode)
+        except BridgeError as error:
+            if not (configured == "auto" and mode == RESPONSES and error.status_code in NO_ROUTE
+                    and not error.stream_started):
+                raise
+            if not self.settings.image_model:
+                raise ConfigError(f"The relay has no Responses API route and IMAGE_RELAY_IMAGE_MODEL is not set for "
+                                  f"the Images API: add it to {self.settings.config_file}.") from None
+            note = (f"The relay has no Responses API route (HTTP {error.status_code}); fell back to the Images API.")
+            self.warnings.append(note)
+            self.reporter.emit("fallback", note)
+            self._run(IMAGES)
+
+    def _run(self, mode: str) -> None:
+        """Attempts in one mode, with billing-safe retries and parameter negotiation."""
+        self.mode = mode
+        model = self.settings.text_model if mode == RESPONSES else self.settings.image_model
+        memory = Memory(self.settings.base_url or "", f"{mode}:{model}")
+        dropped = memory.load()
+        negotiated = False
+        retries = 0
+        while True:
+            call = build_call(self.job, self.settings, mode, dropped=dropped)
+            attempt = {"mode": mode, "endpoint": call.path}
+            self.attempts.append(attempt)
+            try:
+                self._attempt(call, mode)
+                attempt["outcome"] = "ok"
+                return
+            except BridgeError as error:
+                attempt["outcome"] = error.code
+                if self.receiver is not None and self.receiver.started_stream:
+                    error.stream_started = True
+                param = None if negotiated else unsupported_parameter(error, _sent(call))
+                if param:
+                    negotiated = True
+                    dropped = dropped | {param}
+                    memory.remember(dropped)
+                    note = f"The relay does not accept the parameter '{param}'; retried without it."
+                    self.warnings.append(note)
+                    self.reporter.emit("retry", note)
+                    continue
+                wait = self._retry_wait(error, retries)
+                if wait is None:
+                    raise
+                retries += 1
+                attempt["retry_after_seconds"] = round(wait, 2)
+                self.reporter.emit("retry", f"{_reason(error)}; retrying in {wait:.1f} s "
+                                            f"(retry {retries} of {self.settings.max_retries}).")
+                if self.cancel._event.wait(wait):
+                    self.cancel.check()
+
+    def _retry_wait(self, error: BridgeError, retries: int) -> float | None:
+        """Seconds to wait before a retry, or None when a retry could bill twice or cannot help."""
+        if retries >= self.settings.max_retries or error.stream_started or self.saver.finals or self.saver.partials:
+            return None
+        backoff = min(8.0, 0.5 * 2 ** retries)
+        status = error.status_code
+        if isinstance(error, NetworkError):
+            return backoff if error.code == "cannot_connect" and error.retryable else None
+        if status == 408:
+            return backoff
+        if status == 429 and error.code == "rate_limited":
+            wait = error.retry_after if error.retry_after is not None else backoff
+            return wait if wait <= MAX_RETRY_WAIT else None
+        if status == 503 and error.retry_after is not None:
+            return error.retry_after if error.retry_after <= MAX_RETRY_WAIT else None
+        if self.settings.retry_server_errors and status is not None and (status in (500, 502, 504) or status >= 520):
+            return backoff
+        return None
+
+    def _attempt(self, call, mode: str) -> None:
+        self.rawlog.request(call, mode)
+        self.reporter.emit("connecting", f"Sending the request to the relay ({mode} mode, {call.endpoint}).")
+        deadline = self.started + self.settings.total_timeout
+        self.receiver = Receiver(self.job, self.saver, self.reporter, self.rawlog, self.cancel, self.settings,
+                                 self.warnings)
+        with open_call(self.settings, call, deadline=deadline, cancel=self.cancel) as reply:
+            self.request_id = reply.request_id or self.request_id
+            self.rawlog.response(reply.status, reply.headers)
+            self.reporter.emit("connected", f"Connected; the relay answered HTTP {reply.status}.")
+            self.receiver.consume(reply, call.stream)
+
+    def _success(self) -> GenerationResult:
+        finals = self.saver.finals
+        job = self.job
+        first = finals[0]
+        if job.size != "auto" and first.info.size != job.size:
+            self.warnings.append(f"The relay returned {first.info.size} instead of the requested {job.size}.")
+        if first.info.format != job.output_format:
+            self.warnings.append(f"The relay returned {first.info.format} instead of the requested {job.output_format}.")
+        if len(finals) < job.n and self.mode == IMAGES:
+            self.warnings.append(f"The relay returned {len(finals)} of the {job.n} images asked for.")
+        outcome = self.receiver.interpreter.outcome
+        return self._result(
+            ok=True, complete=True, image_paths=tuple(str(s.path) for s in finals), actual_size=first.info.size,
+            output_format=first.info.format, bytes=first.size, revised_prompt=outcome.revised_prompt,
+            usage=outcome.usage, exit_code=0)
+
+    def _failure(self, error: BridgeError) -> GenerationResult:
+        saver = self.saver
+        if saver is not None and saver.finals:
+            self.warnings.append(f"The connection ended with an error after the image was saved: {error.message}")
+            return self._success()
+        best = saver.best_partial() if saver is not None else None
+        if best is not None and isinstance(error, (NetworkError, ProtocolError)):
+            error = StreamBroken(f"The stream broke after {len(saver.partials)} partial image(s); the best partial "
+                                 f"was kept. Cause: {error.message}", status_code=error.status_code)
+        image_paths = (str(best.path),) if best is not None and isinstance(error, StreamBroken) else ()
+        error.message = redact(error.message, self.settings.secrets)
+        return self._result(ok=False, complete=False, error=error.to_dict(), exit_code=int(error.exit_code),
+                            image_paths=image_paths, actual_size=best.info.size if image_paths else None,
+                            output_format=best.info.format if image_paths else None,
+                            bytes=best.size if image_paths else None)
+
+    def _result(self, **fields) -> GenerationResult:
+        saver = self.saver
+        partials = tuple(str(saver.partials[k].path) for k in sorted(saver.partials)) if saver else ()
+        job = self.job
+        outcome = self.receiver.interpreter.outcome if self.receiver else None
+        return GenerationResult(
+            elapsed_seconds=round(time.monotonic() - self.started, 2), partial_image_paths=partials,
+            alt_text=job.original_prompt if job else "image", api_mode=self.mode,
+            model=(outcome.model if outcome and outcome.model else None) or self._model(),
+            raw_log_path=str(self.rawlog.path) if self.rawlog and self.attempts else None,
+            debug_summary=self._debug() if self.settings.show_debug_summary else None,
+            warnings=tuple(redact(w, self.settings.secrets) for w in self.warnings), **fields)
+
+    def _model(self) -> str | None:
+        if self.mode == RESPONSES:
+            return self.settings.text_model
+        return self.settings.image_model if self.mode else None
+
+    def _debug(self) -> dict:
+        summary: dict = {"api_mode": self.mode, "attempts": self.attempts, "request_id": self.request_id}
+        if self.receiver is not None:
+            tally, outcome = self.receiver.tally, self.receiver.interpreter.outcome
+            def since(t):
+                return round(t - self.started, 3) if t else None
+            summary.update({
+                "events": dict(outcome.event_counts), "event_count": sum(outcome.event_counts.values()),
+                "keepalives": tally.keepalives, "non_json_events": tally.non_json_events,
+                "bytes_received": tally.bytes_received, "first_byte_seconds": since(tally.first_byte),
+                "first_event_seconds": since(tally.first_event), "final_image_seconds": since(tally.final_at),
+                "partial_images_received": len(self.saver.partials) if self.saver else 0,
+                "response_id": outcome.response_id, "model": outcome.model or self._model(),
+                "image_model": self.settings.image_model})
+        summary["elapsed_seconds"] = round(time.monotonic() - self.started, 3)
+        return summary
+
+
+def _sent(call) -> set[str]:
+    if call.json is not None:
+        tools = call.json.get("tools") or [{}]
+        return set(call.json) | set(tools[0])
+    return {name for name, _ in call.fields}
+
+
+def _reason(error: BridgeError) -> str:
+    if error.status_code:
+        return f"The relay answered HTTP {error.status_code}"
+    return "The relay could not be reached"

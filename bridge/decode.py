@@ -1,0 +1,29 @@
+"""Image payloads (base64, data URLs, links) to verified image bytes."""
+from __future__ import annotations
+
+import base64
+import binascii
+
+from .errors import ProtocolError
+from .imageinfo import ImageInfo, read_info
+
+
+def decode_base64(payload: str) -> bytes:
+    if payload.startswith("data:"):
+        header, _, payload = payload.partition(",")
+        if ";base64" not in header:
+            raise ProtocolError("The relay returned a data URL that is not base64.", code="bad_image")
+    try:
+        return base64.b64decode("".join(payload.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ProtocolError("The relay returned image data that is not valid base64.", code="bad_image") from None
+
+
+def verify(data: bytes, what: str = "The image") -> ImageInfo:
+    """Format and dimensions read from the bytes; the relay's own claims are never trusted."""
+    info = read_info(data)
+    if info is None:
+        head = data[:8].hex()
+        raise ProtocolError(f"{what} the relay returned is not a PNG, JPEG, WebP or GIF "
+                            f"({len(data)} bytes starting {head}).", code="bad_image")
+    return info

@@ -1,0 +1,135 @@
+"""The one exception tree of the bridge.
+
+    BridgeError                      exit code   result error.code
+    ├── InputError                   2           invalid_input
+    ├── ConfigError                  3           config_missing / config_invalid
+    ├── RelayRejected                4           rejected, moderation_blocked, quota_exceeded, rate_limited, ...
+    ├── RelayFailure                 5           relay_error, upstream_error
+    ├── NetworkError                 6           cannot_connect
+    │   └── RequestTimeout           6           timeout
+    ├── ProtocolError                7           no_image, bad_image, protocol_error, text_only
+    ├── StorageError                 8           storage_error
+    ├── StreamBroken                 9           stream_broken
+    └── Cancelled                    130         interrupted
+
+Every message is one or two sentences a person can act on. Messages never carry the API key,
+an Authorization header or the relay's address: the transport builds them from status codes
+and relay error text, and `redact` scrubs what a relay echoes back.
+"""
+from __future__ import annotations
+
+from enum import IntEnum, unique
+
+
+@unique
+class ExitCode(IntEnum):
+    OK = 0
+    INVALID_INPUT = 2
+    CONFIG = 3
+    REJECTED = 4
+    RELAY_FAILURE = 5
+    NETWORK = 6
+    PROTOCOL = 7
+    STORAGE = 8
+    STREAM_BROKEN = 9
+    INTERRUPTED = 130  # 128 + SIGINT
+
+
+class BridgeError(Exception):
+    """Base of every error the bridge reports to a user."""
+
+    exit_code = ExitCode.PROTOCOL
+    code = "error"
+    retryable = False
+
+    def __init__(self, message: str, *, code: str | None = None, status_code: int | None = None,
+                 retryable: bool | None = None, upstream_code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if retryable is not None:
+            self.retryable = retryable
+        self.status_code = status_code
+        self.upstream_code = upstream_code
+        self.retry_after: float | None = None  # seconds the relay asked us to wait
+        self.param: str | None = None  # the request parameter the relay complained about
+        self.stream_started = False  # bytes of an answer had arrived: never replay (may be billed)
+
+    def to_dict(self) -> dict:
+        out: dict = {"code": self.code, "message": self.message}
+        if self.status_code is not None:
+            out["status_code"] = self.status_code
+        if self.upstream_code:
+            out["upstream_code"] = self.upstream_code
+        out["retryable"] = self.retryable
+        return out
+
+
+class InputError(BridgeError):
+    """An argument or input file is invalid; nothing was sent."""
+    exit_code = ExitCode.INVALID_INPUT
+    code = "invalid_input"
+
+
+class ConfigError(BridgeError):
+    """A required setting is missing or a setting has an invalid value."""
+    exit_code = ExitCode.CONFIG
+    code = "config_missing"
+
+
+class RelayRejected(BridgeError):
+    """The relay refused the request (4xx, moderation, quota)."""
+    exit_code = ExitCode.REJECTED
+    code = "rejected"
+
+
+class RelayFailure(BridgeError):
+    """The relay or its upstream failed (5xx, HTML pages, error events)."""
+    exit_code = ExitCode.RELAY_FAILURE
+    code = "relay_error"
+
+
+class NetworkError(BridgeError):
+    """The relay could not be reached or the connection failed."""
+    exit_code = ExitCode.NETWORK
+    code = "cannot_connect"
+    retryable = True
+
+
+class RequestTimeout(NetworkError):
+    """A connect, idle or total deadline passed."""
+    code = "timeout"
+
+
+class ProtocolError(BridgeError):
+    """The relay answered, but not with a usable image."""
+    exit_code = ExitCode.PROTOCOL
+    code = "protocol_error"
+
+
+class StorageError(BridgeError):
+    """The image could not be written to the output directory."""
+    exit_code = ExitCode.STORAGE
+    code = "storage_error"
+
+
+class StreamBroken(BridgeError):
+    """The stream broke after partial images arrived; the best partial was kept."""
+    exit_code = ExitCode.STREAM_BROKEN
+    code = "stream_broken"
+    retryable = True
+
+
+class Cancelled(BridgeError):
+    """The user or the client stopped the job."""
+    exit_code = ExitCode.INTERRUPTED
+    code = "interrupted"
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """Replace every secret (key, relay address) in text with a placeholder."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "<redacted>")
+    return text

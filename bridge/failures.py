@@ -1,0 +1,128 @@
+"""Turn what a relay says about a failure into one of the bridge's errors.
+
+Relays report failures as HTTP statuses with JSON or HTML bodies, as JSON errors inside a 200,
+and as ``error`` events of two shapes (upstream-protocol.md §3, R6, R11, R25, R26, R28).
+"""
+from __future__ import annotations
+
+import html
+import json
+import re
+
+from .errors import BridgeError, RelayFailure, RelayRejected
+
+_MODERATION = ("moderation_blocked", "content_policy", "image_content_policy_violation", "content_filter",
+               "safety_violation", "safety system")
+_QUOTA = ("insufficient_quota", "insufficient_user_quota", "credit_balance_exhausted", "quota", "billing",
+          "余额", "额度")
+_REQUEST_ID = re.compile(r"\s*\(request id: [^)]*\)\s*$")
+
+
+def error_from_payload(error: object, status: int | None = None) -> BridgeError:
+    """An error object (flat or nested, with code, type, message) as a BridgeError."""
+    if isinstance(error, dict) and isinstance(error.get("error"), (dict, str)):
+        error = error["error"]
+    if isinstance(error, str):
+        error = {"message": error}
+    if not isinstance(error, dict):
+        error = {}
+    message = str(error.get("message") or "").strip()
+    inner = _nested_json_error(message)
+    if inner:
+        error = {**error, **{k: v for k, v in inner.items() if v}}
+        message = str(inner.get("message") or message)
+    code = error.get("code")
+    kind = str(error.get("type") or "")
+    code_text = str(code) if code not in (None, "") else ""
+    if status is None and isinstance(code, int) and 400 <= code <= 599:
+        status = code
+    result = classify(status, code_text, kind, _REQUEST_ID.sub("", message))
+    param = error.get("param")
+    result.param = str(param) if param else None
+    return result
+
+
+def classify(status: int | None, code: str, kind: str, message: str) -> BridgeError:
+    """Pick exit class and error code from the status, the relay's code and type, and its message."""
+    text = f"{code} {kind} {message}".lower()
+    upstream = code or kind or None
+    shown = _shorten(message) or f"HTTP {status}" if status else _shorten(message)
+    if any(word in text for word in _MODERATION):
+        return RelayRejected(f"The relay's safety system refused the request: {shown}",
+                             code="moderation_blocked", status_code=status, upstream_code=upstream)
+    if any(word in text for word in _QUOTA):
+        return RelayRejected(f"The relay account is out of quota or credit: {shown}",
+                             code="quota_exceeded", status_code=status, upstream_code=upstream)
+    if status == 429 or "rate_limit" in text:
+        return RelayRejected(f"The relay is rate limiting requests: {shown}",
+                             code="rate_limited", status_code=status, retryable=True, upstream_code=upstream)
+    if status in (401, 403) or "invalid_api_key" in text:
+        return RelayRejected(f"The relay refused the API key (HTTP {status or 401}): {shown} "
+                             "Check IMAGE_RELAY_API_KEY.", code="unauthorized", status_code=status, upstream_code=upstream)
+    if status == 501:
+        return RelayRejected(f"The relay does not implement this endpoint (HTTP 501): {shown}",
+                             code="not_implemented", status_code=status, upstream_code=upstream)
+    if status is not None and 400 <= status < 500 or (status is None and _is_client_error(text)):
+        return RelayRejected(f"The relay rejected the request{_status(status)}: {shown}",
+                             code="rejected", status_code=status, upstream_code=upstream)
+    return RelayFailure(f"The relay or its upstream failed{_status(status)}: {shown or 'no reason given.'}",
+                        code="relay_error", status_code=status,
+                        retryable=status in (502, 503, 504) or (status or 0) >= 520, upstream_code=upstream)
+
+
+def error_from_body(status: int, content_type: str, body: bytes) -> BridgeError:
+    """A non-success HTTP answer (or a 200 that carries an error or a web page) as a BridgeError."""
+    text = body.decode("utf-8", "replace").strip()
+    if "html" in content_type.lower() or text[:15].lower().startswith(("<!doctype", "<html")):
+        return html_error(status, text)
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return classify(status, "", "", text)
+    if isinstance(payload, dict) and payload.get("error"):
+        return error_from_payload(payload["error"], status)
+    if isinstance(payload, dict) and payload.get("message"):
+        return error_from_payload(payload, status)
+    return classify(status, "", "", text)
+
+
+def html_error(status: int, text: str) -> BridgeError:
+    """HTML pages are reduced to the status and a short reason, never quoted whole."""
+    match = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
+    reason = _shorten(html.unescape(re.sub(r"\s+", " ", match.group(1))).strip()) if match else ""
+    if status < 300:
+        return RelayFailure("The relay answered with a web page instead of the API; check that IMAGE_RELAY_BASE_URL "
+                            f"is the API base and ends with /v1{f' (page title: {reason})' if reason else ''}.",
+                            code="html_page", status_code=status)
+    return RelayFailure(f"The relay returned HTTP {status} with an HTML error page{f' ({reason})' if reason else ''}.",
+                        code="relay_error", status_code=status, retryable=status in (502, 503, 504) or status >= 520)
+
+
+def _nested_json_error(message: str) -> dict | None:
+    if not message.startswith("{"):
+        return None
+    try:
+        inner = json.loads(message)
+    except ValueError:
+        return None
+    if isinstance(inner, dict) and isinstance(inner.get("error"), dict):
+        return inner["error"]
+    return inner if isinstance(inner, dict) and "message" in inner else None
+
+
+def _is_client_error(text: str) -> bool:
+    return any(w in text for w in ("invalid_request", "invalid_value", "unknown_parameter", "user_error",
+                                    "invalid_prompt", "invalid_image", "image_too", "unsupported"))
+
+
+def _status(status: int | None) -> str:
+    return f" (HTTP {status})" if status else ""
+
+
+def _shorten(text: str, limit: int = 300) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    if text and text[-1] not in ".!?…":
+        text += "."
+    return text

@@ -1,0 +1,67 @@
+"""Parameters a relay turned out not to accept, remembered per relay and model.
+
+On a 400 naming an unsupported parameter the bridge drops it and retries once; the user cache
+remembers the answer so the next call does not pay the round trip. Relays are keyed by a hash
+of their address, so the cache never holds the address itself.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+
+
+from .errors import BridgeError
+from .paths import user_cache_dir
+
+DROPPABLE = frozenset({"size", "quality", "background", "output_format", "output_compression", "moderation",
+                       "input_fidelity", "partial_images", "negative_prompt", "seed", "n", "action"})
+_UNKNOWN = re.compile(r"(?:unknown|unrecognized|unsupported|unexpected)\s+(?:parameter|field|argument)s?:?\s*"
+                      r"['\"`]?([A-Za-z_\[\]0-9.]+)", re.I)
+
+
+def unsupported_parameter(error: BridgeError, sent: set[str]) -> str | None:
+    """The optional parameter a 400 says the relay does not accept, if it is one we sent."""
+    if error.status_code != 400:
+        return None
+    names = []
+    match = _UNKNOWN.search(error.message)
+    if match:
+        names.append(match.group(1))
+    if error.param and "unknown" in error.message.lower():
+        names.append(error.param)
+    for name in names:
+        leaf = name.split(".")[-1]
+        if leaf in DROPPABLE and leaf in sent:
+            return leaf
+    return None
+
+
+class Memory:
+    def __init__(self, base_url: str, model: str, environ: dict | None = None) -> None:
+        self.path = user_cache_dir(environ or os.environ) / "unsupported-parameters.json"
+        self.key = hashlib.sha256(f"{base_url}\n{model}".encode()).hexdigest()[:24]
+
+    def load(self) -> frozenset[str]:
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+            return frozenset(p for p in data.get(self.key, []) if p in DROPPABLE)
+        except (OSError, ValueError, AttributeError):
+            return frozenset()
+
+    def remember(self, names: frozenset[str]) -> None:
+        try:
+            data = json.loads(self.path.read_text("utf-8")) if self.path.is_file() else {}
+        except (OSError, ValueError):
+            data = {}
+        data[self.key] = sorted(names)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(data, indent=1), "utf-8")
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # a cache that cannot be written only costs a round trip next time
+
+

@@ -1,0 +1,46 @@
+"""Progress of one job, from what the relay really sends: one source for the CLI and the MCP server."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Progress:
+    stage: str  # connecting, connected, accepted, started, partial, final, saved, retry, fallback, waiting
+    message: str
+    elapsed: float
+    step: int
+    total: int
+
+    def line(self) -> str:
+        return f"[progress] [{self.elapsed:.1f}s] {self.message}"
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class Reporter:
+    """Numbers the stages so a client can draw a bar: connected 1, accepted 2, started 3,
+    partial k at 3+k, final 4+P, saved 5+P, where P is the number of partial images asked for."""
+
+    def __init__(self, callback: ProgressCallback | None, partials: int, started: float | None = None) -> None:
+        self._callback = callback
+        self._partials = partials
+        self._started = time.monotonic() if started is None else started
+        self.step = 0
+        self.total = 5 + partials
+        self.last_time = self._started
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+    def emit(self, stage: str, message: str, *, partial: int = 0) -> None:
+        steps = {"connected": 1, "accepted": 2, "started": 3, "partial": 3 + partial,
+                 "final": 4 + self._partials, "saved": 5 + self._partials}
+        if stage in steps:
+            self.step = max(self.step, min(steps[stage], self.total))
+        self.last_time = time.monotonic()
+        if self._callback is not None:
+            self._callback(Progress(stage, message, round(self.elapsed(), 1), self.step, self.total))

@@ -1,0 +1,194 @@
+"""Read one relay answer, stream or whole body, and save images the moment they arrive."""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import store
+from .decode import decode_base64, verify
+from .errors import ProtocolError, RequestTimeout
+from .events import Interpreter, Signal
+from .failures import html_error
+from .imageinfo import ImageInfo
+from .job import Job
+from .progress import Reporter
+from .rawlog import RawLog
+from .sse import iter_events
+from .transport import CancelToken, Reply, download
+
+BODY_LIMIT = 256 * 1024 * 1024
+DOWNLOAD_LIMIT = 64 * 1024 * 1024
+
+
+@dataclass
+class Saved:
+    path: Path
+    info: ImageInfo
+    size: int
+
+
+@dataclass
+class Saver:
+    """Where this job's images go: ``<stem>.<ext>``, ``<stem>-2.<ext>``, ``<stem>-partial-<k>.<ext>``."""
+
+    directory: Path
+    stem: str
+    finals: list[Saved] = field(default_factory=list)
+    partials: dict[int, Saved] = field(default_factory=dict)
+
+    def partial(self, index: int, data: bytes, info: ImageInfo) -> Saved:
+        path = store.write_new(self.directory, f"{self.stem}-partial-{index + 1}", info.extension, data)
+        self.partials[index] = Saved(path, info, len(data))
+        return self.partials[index]
+
+    def final(self, data: bytes, info: ImageInfo) -> Saved:
+        base = self.stem if not self.finals else f"{self.stem}-{len(self.finals) + 1}"
+        saved = Saved(store.write_new(self.directory, base, info.extension, data), info, len(data))
+        self.finals.append(saved)
+        return saved
+
+    def best_partial(self) -> Saved | None:
+        return self.partials[max(self.partials)] if self.partials else None
+
+
+@dataclass
+class Tally:
+    """Counters for the debug summary; never holds a secret or the relay's address."""
+
+    bytes_received: int = 0
+    keepalives: int = 0
+    non_json_events: int = 0
+    first_byte: float | None = None
+    first_event: float | None = None
+    last_event: float | None = None
+    final_at: float | None = None
+
+
+class Receiver:
+    def __init__(self, job: Job, saver: Saver, reporter: Reporter, rawlog: RawLog, cancel: CancelToken,
+                 settings, warnings: list[str]) -> None:
+        self.job, self.saver, self.reporter, self.rawlog = job, saver, reporter, rawlog
+        self.cancel, self.settings, self.warnings = cancel, settings, warnings
+        self.interpreter = Interpreter()
+        self.tally = Tally()
+        self._opened = time.monotonic()
+
+    def consume(self, reply: Reply, stream_expected: bool) -> None:
+        """Process the whole answer; raises BridgeError on any failure (images saved so far stay)."""
+        self._opened = time.monotonic()
+        content_type = reply.content_type.lower()
+        if reply.is_event_stream or (stream_expected and "json" not in content_type and "html" not in content_type):
+            self._consume_stream(reply)
+        else:
+            self._consume_body(reply)
+        self.interpreter.finish()
+        self._note_buffering()
+
+    @property
+    def started_stream(self) -> bool:
+        return self.tally.bytes_received > 0
+
+    def _consume_stream(self, reply: Reply) -> None:
+
+        for event in iter_events(self._chunks(reply), on_block=self._on_block):
+            now = time.monotonic()
+            self.tally.first_event = self.tally.first_event or now
+            self.tally.last_event = now
+            try:
+                payload = json.loads(event.data)
+            except ValueError:
+                self.tally.non_json_events += 1  # PING and similar keep-alives
+                continue
+            for signal in self.interpreter.feed(payload, event.name):
+                self._handle(signal)
+
+    def _consume_body(self, reply: Reply) -> None:
+        body = bytearray()
+        for piece in self._chunks(reply):
+            body += piece
+            if len(body) > BODY_LIMIT:
+                raise ProtocolError("The relay's answer is larger than 256 MB.", code="too_large")
+        self.rawlog.body(bytes(body) + b"\n")
+        text = bytes(body).strip()  # relays pad JSON with keep-alive whitespace (R22)
+        if not text:
+            raise ProtocolError("The relay's answer was empty.", code="empty_answer")
+        if text[:1] == b"<":
+            raise html_error(reply.status, text.decode("utf-8", "replace"))
+        try:
+            payload = json.loads(text)
+        except ValueError:
+            raise ProtocolError(f"The relay's answer is not JSON (content type {reply.content_type or 'none'}).",
+                                code="unexpected_content") from None
+        self.tally.first_event = self.tally.last_event = time.monotonic()
+        for signal in self.interpreter.feed(payload):
+            self._handle(signal)
+
+    def _chunks(self, reply: Reply) -> Iterator[bytes]:
+        try:
+            for piece in reply.chunks():
+                if self.tally.first_byte is None:
+                    self.tally.first_byte = time.monotonic()
+                self.tally.bytes_received += len(piece)
+                yield piece
+        except RequestTimeout as exc:
+            if exc.code == "idle_timeout" and not self.tally.bytes_received:
+                raise RequestTimeout(
+                    f"The relay accepted the request but sent nothing for {self.settings.idle_timeout:.0f} s; it may be "
+                    "buffering the whole answer until the image is done. Raise IMAGE_RELAY_IDLE_TIMEOUT.",
+                    code="idle_timeout") from None
+            raise
+
+    def _on_block(self, block: bytes) -> None:
+        self.rawlog.body(block)
+        if all(line.startswith(b":") for line in block.split(b"\n") if line):
+            self.tally.keepalives += 1
+
+    def _handle(self, signal: Signal) -> None:
+        self.cancel.check()
+        if signal.kind == "accepted":
+            self.reporter.emit("accepted", "The relay accepted the job.")
+        elif signal.kind == "started":
+            self.reporter.emit("started", "Image is rendering.")
+        elif signal.kind == "partial":
+            self._partial(signal)
+        elif signal.kind == "final":
+            self._final(signal)
+
+    def _partial(self, signal: Signal) -> None:
+        try:
+            data = self._payload(signal)
+            info = verify(data, "A partial image")
+        except ProtocolError as exc:
+            self.warnings.append(f"Skipped partial image {signal.index + 1}: {exc.message}")
+            return
+        self.saver.partial(signal.index, data, info)
+        total = f" of {self.job.partial_images}" if self.job.partial_images else ""
+        self.reporter.emit("partial", f"Partial image {signal.index + 1}{total} received.", partial=signal.index + 1)
+
+    def _final(self, signal: Signal) -> None:
+        data = self._payload(signal)
+        info = verify(data, "The final image")
+        self.tally.final_at = time.monotonic()
+        self.reporter.emit("final", f"Final image received ({info.size}, {len(data) / 1024:.0f} KB).")
+        saved = self.saver.final(data, info)
+        self.reporter.emit("saved", f"Saved {saved.path}.")
+
+    def _payload(self, signal: Signal) -> bytes:
+        if signal.b64:
+            return decode_base64(signal.b64)
+        if signal.url and signal.url.startswith("data:"):
+            return decode_base64(signal.url)
+        if signal.url:
+            return download(signal.url, self.settings, limit=DOWNLOAD_LIMIT, cancel=self.cancel)
+        raise ProtocolError("The relay sent an image event without image data.", code="no_image")
+
+    def _note_buffering(self) -> None:
+        t = self.tally
+        if t.first_event and t.last_event and self.interpreter.outcome.event_counts:
+            events = sum(self.interpreter.outcome.event_counts.values())
+            if events > 3 and t.last_event - t.first_event < 0.5 and t.first_event - self._opened > 5:
+                self.warnings.append("The relay buffered the whole stream and sent it at once, so progress could not "
+                                     "be shown as it happened.")

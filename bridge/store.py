@@ -1,0 +1,90 @@
+"""Image files: collision-free names and atomic writes (a reader never sees half an image)."""
+from __future__ import annotations
+
+import errno
+import os
+import re
+import secrets
+import time
+import unicodedata
+from pathlib import Path
+
+from .errors import StorageError
+
+SLUG_LENGTH = 40
+
+
+def slugify(text: str) -> str:
+    """A short, filesystem-safe ASCII slug; 'image' when nothing usable is left."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:SLUG_LENGTH].rstrip("-")
+    return slug or "image"
+
+
+def new_stem(prompt: str, output_name: str | None = None, now: float | None = None) -> str:
+    """``<timestamp>-<slug>-<short unique id>``: unique even for parallel runs with one prompt."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    return f"{stamp}-{slugify(output_name or prompt)}-{secrets.token_hex(4)}"
+
+
+def ensure_dir(directory: Path) -> Path:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _storage_error(directory, exc) from None
+    if not os.access(directory, os.W_OK):
+        raise StorageError(f"The output directory {directory} is not writable; choose another with --output-dir "
+                           "or IMAGE_RELAY_OUTPUT_DIR.")
+    return directory
+
+
+def write_new(directory: Path, base: str, ext: str, data: bytes) -> Path:
+    """Write data to ``base.ext`` (or ``base-2.ext``, ...) atomically, never replacing a file."""
+    directory = ensure_dir(directory)
+    tmp = directory / f".{base}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    try:
+        with open(tmp, "xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        for attempt in range(1, 1000):
+            target = directory / (f"{base}.{ext}" if attempt == 1 else f"{base}-{attempt}.{ext}")
+            if _publish(tmp, target):
+                return target
+        raise StorageError(f"Could not find a free file name for {base}.{ext} in {directory}.")
+    except OSError as exc:
+        raise _storage_error(directory, exc) from None
+    finally:
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError:
+            pass  # best effort: the temporary name starts with a dot
+
+
+def _publish(tmp: Path, target: Path) -> bool:
+    """Give the finished temp file its final name; False when that name is taken."""
+    try:
+        os.link(tmp, target)  # atomic and exclusive: fails if the name exists
+        return True
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, getattr(errno, "EOPNOTSUPP", -1)):
+            raise
+    # Filesystems without hard links: reserve the name exclusively, then move the data over it.
+    try:
+        os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except FileExistsError:
+        return False
+    os.replace(tmp, target)
+    return True
+
+
+def _storage_error(directory: Path, exc: OSError) -> StorageError:
+    reason = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
+              errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}.get(
+        exc.errno or 0, exc.strerror or exc.__class__.__name__)
+    return StorageError(f"Could not write to {directory}: {reason}; choose another directory with --output-dir "
+                        "or IMAGE_RELAY_OUTPUT_DIR.")

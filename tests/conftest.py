@@ -1,0 +1,42 @@
+"""Hermetic tests: no IMAGE_RELAY_* from the developer's shell, user dirs inside tmp_path."""
+from __future__ import annotations
+
+import pytest
+
+SENTINEL_KEY = "sk-SENTINEL-0123456789abcdefSENTINEL"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path, monkeypatch):
+    import os
+    for name in list(os.environ):
+        if name.startswith("IMAGE_RELAY_") or name in ("CLAUDE_PROJECT_DIR", "DISPLAY", "WAYLAND_DISPLAY"):
+            monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    from bridge.emulator import start_emulator
+    with start_emulator() as em:
+        yield em
+
+
+@pytest.fixture
+def relay_env(emulator, monkeypatch):
+    """Settings that point at the emulator, as a user would set them."""
+    values = {"IMAGE_RELAY_BASE_URL": emulator.base_url, "IMAGE_RELAY_API_KEY": SENTINEL_KEY,
+              "IMAGE_RELAY_TEXT_MODEL": "gpt-5", "IMAGE_RELAY_IMAGE_MODEL": "gpt-image-1.5",
+              "IMAGE_RELAY_CLI_OPEN_IMAGE": "false", "IMAGE_RELAY_DEFAULT_SIZE": "64x48"}
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
