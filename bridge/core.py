@@ -217,6 +217,7 @@ class _Run:
             summary.update({
                 "events": dict(outcome.event_counts), "event_count": sum(outcome.event_counts.values()),
                 "keepalives": tally.keepalives, "non_json_events": tally.non_json_events,
+                "truncated_events": tally.truncated_events,
                 "bytes_received": tally.bytes_received, "first_byte_seconds": since(tally.first_byte),
                 "first_event_seconds": since(tally.first_event), "final_image_seconds": since(tally.final_at),
                 "partial_images_received": len(self.saver.partials) if self.saver else 0,

@@ -61,6 +61,7 @@ class Tally:
     bytes_received: int = 0
     keepalives: int = 0
     non_json_events: int = 0
+    truncated_events: int = 0
     first_byte: float | None = None
     first_event: float | None = None
     last_event: float | None = None
@@ -84,6 +85,10 @@ class Receiver:
             self._consume_stream(reply)
         else:
             self._consume_body(reply)
+        if self.tally.truncated_events and not self.interpreter.outcome.finals:
+            raise ProtocolError("The relay cut off an event that carried image data (some relays cap stream lines at "
+                                "64 KiB); use IMAGE_RELAY_API_MODE=images or ask the relay to raise its limit.",
+                                code="truncated_event")
         self.interpreter.finish()
         self._note_buffering()
 
@@ -100,7 +105,10 @@ class Receiver:
             try:
                 payload = json.loads(event.data)
             except ValueError:
-                self.tally.non_json_events += 1  # PING and similar keep-alives
+                if event.data.lstrip().startswith("{"):
+                    self.tally.truncated_events += 1  # cut short, e.g. by a relay's 64 KiB line limit (R7)
+                else:
+                    self.tally.non_json_events += 1  # PING and similar keep-alives
                 continue
             for signal in self.interpreter.feed(payload, event.name):
                 self._handle(signal)
@@ -136,7 +144,7 @@ class Receiver:
         except RequestTimeout as exc:
             if exc.code == "idle_timeout" and not self.tally.bytes_received:
                 raise RequestTimeout(
-                    f"The relay accepted the request but sent nothing for {self.settings.idle_timeout:.0f} s; it may be "
+                    f"The relay accepted the request but sent nothing for {self.settings.idle_timeout:g} s; it may be "
                     "buffering the whole answer until the image is done. Raise IMAGE_RELAY_IDLE_TIMEOUT.",
                     code="idle_timeout") from None
             raise

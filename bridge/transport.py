@@ -132,7 +132,7 @@ class Reply:
         while True:
             self._cancel.check()
             if time.monotonic() > self._deadline:
-                raise RequestTimeout(f"The job passed its total time limit of {self._settings.total_timeout:.0f} s; "
+                raise RequestTimeout(f"The job passed its total time limit of {self._settings.total_timeout:g} s; "
                                      "raise IMAGE_RELAY_TIMEOUT or --timeout for slow relays.", code="deadline")
             try:
                 data = raw.read1(READ_SIZE)
@@ -235,11 +235,12 @@ def _retry_after(headers: dict[str, str]) -> float | None:
 
 def _connect_error(exc: BaseException, settings: Settings, what: str = "the relay") -> NetworkError:
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return RequestTimeout(f"Could not connect to {what} within {settings.connect_timeout:.0f} s; check the network "
+        return RequestTimeout(f"Could not connect to {what} within {settings.connect_timeout:g} s; check the network "
                               "and IMAGE_RELAY_BASE_URL.", code="connect_timeout")
     if isinstance(exc, requests.exceptions.ReadTimeout):
-        return RequestTimeout(f"{what[0].upper()}{what[1:]} sent nothing for {settings.idle_timeout:.0f} s after the "
-                              "request; raise IMAGE_RELAY_IDLE_TIMEOUT for slow relays.", code="idle_timeout")
+        return RequestTimeout(f"{what[0].upper()}{what[1:]} sent nothing for {settings.idle_timeout:g} s after the "
+                              "request; it may be buffering the whole answer until the image is done. Raise "
+                              "IMAGE_RELAY_IDLE_TIMEOUT for slow relays.", code="idle_timeout")
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema |
                   requests.exceptions.InvalidSchema):
         return NetworkError("IMAGE_RELAY_BASE_URL is not a valid http(s) URL.", code="invalid_url", retryable=False)
@@ -252,6 +253,6 @@ def _connect_error(exc: BaseException, settings: Settings, what: str = "the rela
 
 def _stream_error(exc: BaseException, settings: Settings) -> NetworkError:
     if isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
-        return RequestTimeout(f"The relay stopped sending: no bytes for {settings.idle_timeout:.0f} s. Raise "
+        return RequestTimeout(f"The relay stopped sending: no bytes for {settings.idle_timeout:g} s. Raise "
                               "IMAGE_RELAY_IDLE_TIMEOUT if this relay goes quiet for long.", code="idle_timeout")
     return NetworkError("The connection to the relay broke while the answer was arriving.", code="connection_broken")

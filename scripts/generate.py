@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Run image-relay-generate from a checkout, without installing the package."""
+import json
 import sys
 from pathlib import Path
 
@@ -11,8 +12,8 @@ except ModuleNotFoundError as exc:  # a dependency, not the package itself, is m
     sys.stderr.write(f"generate.py: error: the Python package '{exc.name}' is missing; install the dependencies with "
                      f"`python -m pip install requests sseclient-py python-dotenv` (or `python -m pip install -e .` "
                      f"in {Path(__file__).resolve().parent.parent}).\n")
-    sys.stdout.write('{"ok": false, "complete": false, "error": {"code": "missing_dependency", "message": '
-                     f'"The Python package {exc.name!r} is missing.", "retryable": false}}\n')
+    error = {"code": "missing_dependency", "message": f"The Python package {exc.name!r} is missing.", "retryable": False}
+    sys.stdout.write(json.dumps({"ok": False, "complete": False, "error": error}) + "\n")
     sys.exit(3)
 
 sys.exit(main())
