@@ -1,0 +1,208 @@
+"""The MCP server through the official client: schema, results, errors, progress, concurrency."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+
+from bridge.mcp_server import server
+from tests.conftest import SENTINEL_KEY
+from tests.images import png
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+def mcp_env(relay_env, monkeypatch, tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.setenv("CLAUDE_PROJECT_DIR", str(project))
+    return project
+
+
+async def call(arguments: dict, progress: list | None = None):
+    async def on_progress(value, total, message):
+        progress.append((value, total, message))
+    async with Client(server) as client:
+        return await client.call_tool("generate_image", arguments,
+                                      progress_callback=on_progress if progress is not None else None)
+
+
+async def test_tool_schema_and_annotations():
+    async with Client(server) as client:
+        tools = (await client.list_tools()).tools
+    assert [t.name for t in tools] == ["generate_image"]
+    tool = tools[0]
+    assert "one to three minutes" in tool.description and "markdown_image" in tool.description
+    a = tool.annotations
+    assert (a.read_only_hint, a.destructive_hint, a.idempotent_hint, a.open_world_hint) == (False, False, False, True)
+    props = tool.input_schema["properties"]
+    assert set(props) == {"prompt", "image_paths", "mask_path", "size", "quality", "output_format", "background",
+                          "output_compression", "partial_images", "n", "api_mode", "negative_prompt", "seed",
+                          "output_name", "use_prompt_template"}
+    assert tool.input_schema["required"] == ["prompt"]
+    assert all(props[name].get("description") for name in props)
+    assert "ctx" not in props
+
+
+async def test_success_result_text_structured_and_project_dir(mcp_env):
+    progress: list = []
+    result = await call({"prompt": "an mcp owl", "partial_images": 2}, progress)
+    assert result.is_error is False
+    data = result.structured_content
+    assert data["ok"] and Path(data["image_path"]).is_file()
+    assert Path(data["image_path"]).parent == mcp_env / "outputs"
+    text = result.content[0].text
+    assert text.splitlines()[0] == data["markdown_image"]
+    assert data["image_path"] in text.splitlines()[1] and "64x48" in text
+    assert result.content[1].type == "image" and result.content[1].mime_type == "image/png"
+    values = [v for v, _, _ in progress]
+    assert values == sorted(values) and len(set(values)) == len(values)
+    assert all(total == 7 for _, total, _ in progress)
+    messages = [m for _, _, m in progress]
+    for expected in ("Connected", "accepted", "rendering", "Partial image 1 of 2", "Partial image 2 of 2",
+                     "Final image received", "Saved"):
+        assert any(expected in m for m in messages), messages
+    order = [next(i for i, m in enumerate(messages) if e in m) for e in ("Connected", "Partial image 1", "Saved")]
+    assert order == sorted(order)
+
+
+async def test_inline_image_can_be_switched_off(mcp_env, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_MCP_INLINE_IMAGE_MAX_BYTES", "0")
+    result = await call({"prompt": "no inline"})
+    assert [block.type for block in result.content] == ["text"]
+
+
+async def test_edit_with_mask(mcp_env):
+    (mcp_env / "a.png").write_bytes(png(20, 10))
+    (mcp_env / "m.png").write_bytes(png(20, 10, alpha=True))
+    result = await call({"prompt": "edit", "image_paths": [str(mcp_env / "a.png")], "mask_path": str(mcp_env / "m.png"),
+                         "size": "auto", "api_mode": "images"})
+    assert result.is_error is False and result.structured_content["actual_size"] == "20x10"
+    assert result.structured_content["api_mode"] == "images"
+
+
+@pytest.mark.parametrize("arguments, env, code", [
+    ({"prompt": "  "}, {}, "invalid_input"),
+    ({"prompt": "x", "image_paths": ["/nonexistent.png"]}, {}, "invalid_input"),
+    ({"prompt": "x"}, {"IMAGE_RELAY_API_KEY": ""}, "config_missing"),
+    ({"prompt": "x"}, {"fault": "moderation"}, "moderation_blocked"),
+    ({"prompt": "x"}, {"fault": "http-401"}, "unauthorized"),
+    ({"prompt": "x"}, {"fault": "http-502-html"}, "relay_error"),
+    ({"prompt": "x"}, {"fault": "text-only"}, "text_only"),
+    ({"prompt": "x", "partial_images": 1}, {"fault": "cut-after-partial"}, "stream_broken"),
+])
+async def test_failures_are_tool_results_with_the_error(mcp_env, emulator, monkeypatch, arguments, env, code):
+    if "fault" in env:
+        monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(fault=env["fault"], tag=uuid.uuid4().hex[:8]))
+    for key, value in env.items():
+        if key.startswith("IMAGE_RELAY_"):
+            monkeypatch.setenv(key, value)
+    result = await call(arguments)
+    assert result.is_error is True
+    data = result.structured_content
+    assert data["ok"] is False and data["error"]["code"] == code
+    assert result.content[0].text.startswith(f"Image generation failed ({code}): ")
+    assert "Traceback" not in result.content[0].text
+    assert SENTINEL_KEY not in json.dumps(data) + result.content[0].text
+    if code == "stream_broken":
+        assert Path(data["image_path"]).is_file() and data["markdown_image"] in result.content[0].text
+
+
+async def test_six_concurrent_calls_run_concurrently(mcp_env, emulator, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(delay=0.1))
+    async with Client(server) as client:
+        started = time.monotonic()
+        await client.call_tool("generate_image", {"prompt": "solo"})
+        single = time.monotonic() - started
+        results = []
+
+        async def one(i):
+            results.append(await client.call_tool("generate_image", {"prompt": f"parallel {i}"}))
+        started = time.monotonic()
+        async with anyio.create_task_group() as group:
+            for i in range(6):
+                group.start_soon(one, i)
+        together = time.monotonic() - started
+    paths = {r.structured_content["image_path"] for r in results}
+    assert len(paths) == 6 and all(Path(p).is_file() for p in paths)
+    # Serial execution would take six times as long; the bench quotes the real ratio.
+    assert together < single * 4, (single, together)
+
+
+class SilentRelay:
+    """Answers with one event, then goes quiet and notes when the client hangs up."""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.connected = threading.Event()
+        self.hung_up = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        conn, _ = self.sock.accept()
+        with conn:
+            conn.settimeout(60)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            self.connected.set()
+            event = b'event: response.created\ndata: {"type":"response.created","response":{"id":"r"}}\n\n'
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         + f"{len(event):x}\r\n".encode() + event + b"\r\n")
+            try:
+                while conn.recv(65536):
+                    pass
+            except OSError:
+                pass
+            self.hung_up.set()
+
+
+@pytest.mark.parametrize("how", ["client closed", "request cancelled"])
+async def test_cancelled_call_stops_its_upstream_request(mcp_env, monkeypatch, how):
+    relay = SilentRelay()
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", f"http://127.0.0.1:{relay.port}/v1")
+    async with Client(server) as client:
+        async with anyio.create_task_group() as group:
+            group.start_soon(client.call_tool, "generate_image", {"prompt": "to be cancelled"})
+            with anyio.fail_after(10):
+                while not relay.connected.is_set():
+                    await anyio.sleep(0.05)
+            await anyio.sleep(0.3)
+            assert not relay.hung_up.is_set()
+            group.cancel_scope.cancel()  # the client gives up on the call
+        if how == "request cancelled":
+            with anyio.fail_after(5):
+                while not relay.hung_up.is_set():
+                    await anyio.sleep(0.05)
+    with anyio.fail_after(5):
+        while not relay.hung_up.is_set():
+            await anyio.sleep(0.05)
+
+
+async def test_stdio_subprocess_lists_and_calls(relay_env, tmp_path):
+    env = {**os.environ, "CLAUDE_PROJECT_DIR": str(tmp_path)}
+    params = StdioServerParameters(command=sys.executable, args=["-m", "bridge.mcp_server"], env=env, cwd=str(tmp_path))
+    async with Client(params, read_timeout_seconds=60) as client:
+        tools = (await client.list_tools()).tools
+        assert [t.name for t in tools] == ["generate_image"]
+        result = await client.call_tool("generate_image", {"prompt": "over stdio"})
+    assert result.is_error is False
+    assert Path(result.structured_content["image_path"]).parent == tmp_path / "outputs"
