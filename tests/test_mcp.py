@@ -206,3 +206,48 @@ async def test_stdio_subprocess_lists_and_calls(relay_env, tmp_path):
         result = await client.call_tool("generate_image", {"prompt": "over stdio"})
     assert result.is_error is False
     assert Path(result.structured_content["image_path"]).parent == tmp_path / "outputs"
+
+
+async def test_heartbeat_while_the_relay_is_silent(mcp_env, emulator, monkeypatch):
+    import bridge.mcp_server as mcp_server
+    monkeypatch.setattr(mcp_server, "HEARTBEAT_SECONDS", 0.5)
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(fault="stall", stall=3, tag=uuid.uuid4().hex[:8]))
+    progress: list = []
+    result = await call({"prompt": "slow relay"}, progress)
+    assert result.is_error is False
+    beats = [v for v, _, m in progress if m.startswith("Still waiting for the relay")]
+    assert len(beats) >= 2
+    values = [v for v, _, _ in progress]
+    assert values == sorted(values) and len(set(values)) == len(values)
+
+
+async def test_relative_output_dir_follows_mcp_roots(relay_env, monkeypatch, tmp_path):
+    from mcp.types import ListRootsResult, Root
+    project = tmp_path / "rooted project"
+    project.mkdir()
+
+    async def roots(_context):
+        return ListRootsResult(roots=[Root(uri=project.as_uri(), name="project")])
+    async with Client(server, list_roots_callback=roots, mode="legacy") as client:
+        result = await client.call_tool("generate_image", {"prompt": "rooted"})
+    assert Path(result.structured_content["image_path"]).parent == project / "outputs"
+
+
+async def test_plugin_install_folder_is_never_the_output_dir(relay_env, monkeypatch, tmp_path):
+    plugin = tmp_path / "plugins" / "cache" / "image-relay-bridge" / "0.1.0"
+    (plugin / ".claude-plugin").mkdir(parents=True)
+    monkeypatch.chdir(plugin)
+    result = await call({"prompt": "no project known"})
+    path = Path(result.structured_content["image_path"])
+    data_home = Path(os.environ["XDG_DATA_HOME"]) / "image-relay-bridge"
+    assert path.parent == data_home / "outputs" and plugin not in path.parents
+
+
+async def test_settings_come_from_the_user_config_file(emulator, monkeypatch, tmp_path):
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "image-relay-bridge" / ".env"
+    config.parent.mkdir(parents=True)
+    config.write_text(f"IMAGE_RELAY_BASE_URL={emulator.base_url}\nIMAGE_RELAY_API_KEY=sk-from-file\n"
+                      "IMAGE_RELAY_TEXT_MODEL=gpt-5\nIMAGE_RELAY_DEFAULT_SIZE=32x32\n")
+    monkeypatch.setenv("CLAUDE_PROJECT_DIR", str(tmp_path))
+    result = await call({"prompt": "configured by file"})
+    assert result.is_error is False and result.structured_content["actual_size"] == "32x32"
