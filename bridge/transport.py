@@ -256,3 +256,25 @@ def _stream_error(exc: BaseException, settings: Settings) -> NetworkError:
         return RequestTimeout(f"The relay stopped sending: no bytes for {settings.idle_timeout:g} s. Raise "
                               "IMAGE_RELAY_IDLE_TIMEOUT if this relay goes quiet for long.", code="idle_timeout")
     return NetworkError("The connection to the relay broke while the answer was arriving.", code="connection_broken")
+
+
+@dataclass(frozen=True)
+class ProbeAnswer:
+    status: int | None  # None when the relay could not be reached
+    content_type: str
+    body: bytes
+    problem: str | None = None
+
+
+def probe(settings: Settings, method: str, path: str, *, json: dict | None = None,
+          files: list[tuple[str, tuple[str, bytes, str]]] | None = None) -> ProbeAnswer:
+    """One small request whose answer is only inspected (doctor); never raises for HTTP errors."""
+    headers = {"Authorization": f"Bearer {settings.api_key}", "User-Agent": USER_AGENT, "Accept": "application/json"}
+    try:
+        with _session() as session, session.request(
+                method, f"{settings.base_url}{path}", headers=headers, json=json, files=files, stream=True,
+                timeout=(settings.connect_timeout, min(settings.idle_timeout, 30.0))) as response:
+            body = response.raw.read(ERROR_BODY_LIMIT, decode_content=True) or b""
+            return ProbeAnswer(response.status_code, response.headers.get("Content-Type", ""), body)
+    except Exception as exc:  # translated below; the text of foreign errors carries the URL
+        return ProbeAnswer(None, "", b"", problem=_connect_error(exc, settings).message)

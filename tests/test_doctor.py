@@ -1,0 +1,73 @@
+"""image-relay-doctor against the emulator: settings with sources, reachability, routes, verdict."""
+from __future__ import annotations
+
+import io
+import json
+import uuid
+
+from bridge.doctor import main
+from tests.conftest import SENTINEL_KEY
+
+
+def doctor(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(list(args), stdout=out)
+    return code, out.getvalue()
+
+
+def test_healthy_relay_recommends_responses(relay_env, emulator):
+    code, text = doctor()
+    assert code == 0
+    assert "IMAGE_RELAY_API_KEY" in text and "set  [the environment]" in text
+    assert "http://<host hidden>/v1" in text and str(emulator.port) not in text and SENTINEL_KEY not in text
+    assert "gpt-image-1.5" in text and "IMAGE_RELAY_API_MODE=responses" in text
+
+
+def test_json_report(relay_env, emulator):
+    code, text = doctor("--json")
+    report = json.loads(text)
+    assert report["ok"] and report["api_mode"] == "responses"
+    assert report["routes"] == {"responses": True, "images/generations": True, "images/edits": True}
+    assert {"variable": "IMAGE_RELAY_TEXT_MODEL", "value": "gpt-5", "source": "the environment"} in report["settings"]
+
+
+def test_relay_without_responses_route_gets_images_mode(relay_env, emulator, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(fault="no-responses-route", tag=uuid.uuid4().hex[:8]))
+    report = json.loads(doctor("--json")[1])
+    assert report["api_mode"] == "images" and report["routes"]["responses"] is False
+
+
+def test_probes_generate_nothing(relay_env, emulator, monkeypatch):
+    tag = uuid.uuid4().hex[:8]
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(tag=tag))
+    doctor("--json")
+    sent = [r for r in emulator.requests if r.options.get("tag") == tag]
+    assert [r.path for r in sent] == ["/v1/models", "/v1/responses", "/v1/images/generations", "/v1/images/edits"]
+    assert all(b"prompt" not in r.body and b"input" not in r.body for r in sent)
+
+
+def test_web_page_base_url(relay_env, emulator, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(fault="html-200", tag=uuid.uuid4().hex[:8]))
+    code, text = doctor()
+    assert code == 1 and "web page" in text and "/v1" in text
+
+
+def test_refused_key_is_named_and_never_shown(relay_env, emulator, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(fault="http-401", tag=uuid.uuid4().hex[:8]))
+    code, text = doctor("--json")
+    assert code == 1 and "refused the API key" in text and SENTINEL_KEY not in text
+
+
+def test_unreachable_relay(relay_env, monkeypatch):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    code, text = doctor()
+    assert code == 1 and "cannot be reached" in text and str(port) not in text
+
+
+def test_missing_settings_name_the_config_file():
+    code, text = doctor()
+    assert code == 1 and "IMAGE_RELAY_BASE_URL" in text and "image-relay-bridge/.env" in text
