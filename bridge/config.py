@@ -101,8 +101,8 @@ _VARIABLES: dict[str, tuple[str, object, Callable[[str], object]]] = {
     "show_progress": ("SHOW_PROGRESS", True, _bool),
     "show_debug_summary": ("SHOW_DEBUG_SUMMARY", True, _bool),
     "connect_timeout": ("CONNECT_TIMEOUT", 10.0, _positive_float),
-    "idle_timeout": ("IDLE_TIMEOUT", 300.0, _positive_float),
-    "total_timeout": ("TIMEOUT", 900.0, _positive_float),
+    "idle_timeout": ("IDLE_TIMEOUT", 270.0, _positive_float),
+    "total_timeout": ("TIMEOUT", 570.0, _positive_float),
     "max_retries": ("MAX_RETRIES", 2, _int_range(0, 10)),
     "retry_server_errors": ("RETRY_SERVER_ERRORS", False, _bool),
     "mcp_inline_image_max_bytes": ("MCP_INLINE_IMAGE_MAX_BYTES", 262144, _int_range(0, 1_000_000)),
@@ -139,8 +139,8 @@ class Settings:
     show_progress: bool = True
     show_debug_summary: bool = True
     connect_timeout: float = 10.0
-    idle_timeout: float = 300.0
-    total_timeout: float = 900.0
+    idle_timeout: float = 270.0
+    total_timeout: float = 570.0
     max_retries: int = 2
     retry_server_errors: bool = False
     mcp_inline_image_max_bytes: int = 262144

@@ -131,8 +131,13 @@ class _Run:
         """Seconds to wait before a retry, or None when a retry could bill twice or cannot help."""
         if retries >= self.settings.max_retries or error.stream_started or self.saver.finals or self.saver.partials:
             return None
+        remaining = self.started + self.settings.total_timeout - time.monotonic()
         backoff = min(8.0, 0.5 * 2 ** retries)
         status = error.status_code
+        wait = self._billing_safe_wait(error, status, backoff)
+        return wait if wait is not None and wait < remaining - 1.0 else None
+
+    def _billing_safe_wait(self, error: BridgeError, status: int | None, backoff: float) -> float | None:
         if isinstance(error, NetworkError):
             return backoff if error.code == "cannot_connect" and error.retryable else None
         if status == 408:

@@ -141,9 +141,11 @@ class Interpreter:
                                        url=result if is_url else None, meta=_meta(item))]
 
     def _completed(self, payload: dict) -> list[Signal]:
-        return self._whole_response(payload.get("response") or {})
+        # The images here repeat those of output_item.done; positions in this list need not match
+        # output_index (relays drop reasoning items), so they are used only when nothing came before.
+        return self._whole_response(payload.get("response") or {}, images=not self._final_indexes)
 
-    def _whole_response(self, response: dict) -> list[Signal]:
+    def _whole_response(self, response: dict, images: bool = True) -> list[Signal]:
         self.outcome.response_id = response.get("id") or self.outcome.response_id
         self.outcome.model = response.get("model") or self.outcome.model
         if response.get("usage") or response.get("tool_usage"):
@@ -155,7 +157,7 @@ class Interpreter:
         for position, item in enumerate(response.get("output") or []):
             if not isinstance(item, dict):
                 continue
-            if item.get("type") == "image_generation_call":
+            if item.get("type") == "image_generation_call" and images:
                 signals += self._image_item(item, position)
             elif item.get("type") == "message" and not self.outcome.text:
                 self._collect_text(item)

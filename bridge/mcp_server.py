@@ -180,7 +180,14 @@ async def _first_root(ctx: Context | None) -> Path | None:
 
 
 def _is_plugin_dir(path: Path) -> bool:
+    """A plugin install folder or a client's own state folder (Codex may start servers in ~/.codex)."""
     if (path / ".claude-plugin").is_dir() or (path / ".codex-plugin").is_dir():
+        return True
+    try:
+        inside_home = path.resolve().relative_to(Path.home().resolve())
+    except ValueError:
+        inside_home = None
+    if inside_home is not None and any(part.startswith(".") for part in inside_home.parts):
         return True
     return "plugins/cache" in path.as_posix()
 

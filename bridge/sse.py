@@ -42,6 +42,8 @@ class EventBlocks:
                 return []
             chunk = self._head[len(_BOM):] if self._head.startswith(_BOM) else self._head
             self._head = None
+        if not chunk:
+            return []
         if self._pending_cr and chunk[:1] == b"\n":
             chunk = chunk[1:]  # the LF of a CRLF split across chunks
         self._pending_cr = chunk[-1:] == b"\r"

@@ -132,8 +132,7 @@ class Reply:
         while True:
             self._cancel.check()
             if time.monotonic() > self._deadline:
-                raise RequestTimeout(f"The job passed its total time limit of {self._settings.total_timeout:g} s; "
-                                     "raise IMAGE_RELAY_TIMEOUT or --timeout for slow relays.", code="deadline")
+                raise _deadline_error(self._settings)
             try:
                 data = raw.read1(READ_SIZE)
             except Exception as exc:  # urllib3 and http.client raise a zoo of types here
@@ -150,7 +149,9 @@ def open_call(settings: Settings, call: HttpCall, *, deadline: float, cancel: Ca
     cancel.check()
     headers = {"Authorization": f"Bearer {settings.api_key}", "User-Agent": USER_AGENT,
                "Accept": "text/event-stream, application/json" if call.stream else "application/json"}
-    kwargs: dict = {"headers": headers, "stream": True, "timeout": (settings.connect_timeout, settings.idle_timeout)}
+    # The read timeout also bounds the wait for the first byte, so it never outlives the job's deadline.
+    read_timeout = max(0.5, min(settings.idle_timeout, deadline - time.monotonic()))
+    kwargs: dict = {"headers": headers, "stream": True, "timeout": (settings.connect_timeout, read_timeout)}
     if call.json is not None:
         kwargs["json"] = call.json
     else:
@@ -163,6 +164,8 @@ def open_call(settings: Settings, call: HttpCall, *, deadline: float, cancel: Ca
     except Exception as exc:
         session.close()
         cancel.check()
+        if isinstance(exc, requests.exceptions.ReadTimeout) and time.monotonic() >= deadline - 0.5:
+            raise _deadline_error(settings) from None
         raise _connect_error(exc, settings) from None
     finally:
         _ACTIVE_TOKEN.reset(reset)
@@ -249,6 +252,11 @@ def _connect_error(exc: BaseException, settings: Settings, what: str = "the rela
     return NetworkError(f"Cannot reach {what}: {'connection refused or host not found' if refused else 'the connection failed'}. "
                         "Check IMAGE_RELAY_BASE_URL and the network.",
                         code="cannot_connect", retryable=refused)
+
+
+def _deadline_error(settings: Settings) -> RequestTimeout:
+    return RequestTimeout(f"The job passed its total time limit of {settings.total_timeout:g} s; raise "
+                          "IMAGE_RELAY_TIMEOUT or --timeout for slow relays.", code="deadline")
 
 
 def _stream_error(exc: BaseException, settings: Settings) -> NetworkError:

@@ -1,0 +1,199 @@
+"""The request handler: options, recording, faults and the routes under ``/v1``."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING
+
+from .faults import ALL_FAULTS, canned_fault, error_body
+from .images import ERROR_FLAT, ERROR_NESTED, UPSTREAM_ERROR, ImagesBuilder
+from .jobs import ApiError, Job, bad_request, edits_job, generations_job, json_edit_parts, responses_job
+from .options import Options, split_options
+from .pages import SPA_PAGE
+from .pictures import Pictures
+from .records import RecordedRequest
+from .responses import ResponseBuilder
+from .wire import Writer, play
+
+if TYPE_CHECKING:
+    from .server import Emulator
+
+MODELS = ["gpt-image-1.5", "gpt-image-1", "gpt-image-1-mini", "gpt-image-2", "gpt-5", "gpt-5-mini",
+          "gpt-4.1", "gpt-4.1-mini"]
+WHITESPACE = b"\n\n   \n"  # keep-alive blank lines written ahead of a JSON body (R22)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "image-relay-emulator"
+    disable_nagle_algorithm = True  # small paced writes must leave at once
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.emulator._lock:
+            self.server.emulator._conns.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.emulator._lock:
+            self.server.emulator._conns.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args) -> None:
+        if self.server.emulator.verbose:
+            sys.stderr.write("[emulator] " + (format % args) + "\n")
+
+    def do_GET(self) -> None:
+        try:
+            self._serve()
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            body = bytearray()
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return bytes(body)
+                body += self.rfile.read(size)
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _serve(self) -> None:
+        em = self.server.emulator
+        raw, prefix, path, query = split_options(self.path)
+        opts = Options.parse(raw, delay=em.delay, chunk=em.chunk)
+        record = RecordedRequest.build(self.command, path, raw, self.headers, self._read_body(), query)
+        if not em._record(record, prefix, opts.times):
+            opts = dataclasses.replace(opts, fault=None)
+        writer = Writer(self, opts)
+        if opts.fault == "drop":
+            self.close_connection = True  # hang up without a byte
+            return
+        if opts.fault == "processing-102":
+            self.wfile.write(b"HTTP/1.1 102 Processing\r\n\r\n")  # relay keep-alive (R23)
+            self.wfile.flush()
+            em._wait(0.2)
+        try:
+            self._route(em, record, opts, writer, path)
+        except ApiError as exc:
+            writer.send(exc.status, json.dumps(exc.payload).encode(), headers=exc.headers)
+
+    def _route(self, em: Emulator, record: RecordedRequest, opts: Options, writer: Writer, path: str) -> None:
+        if path.startswith("/files/") and self.command == "GET":
+            return self._file(em, writer, path)
+        if path != "/v1" and not path.startswith("/v1/"):
+            return writer.send(200, SPA_PAGE, "text/html; charset=utf-8")  # relay web UI (R3)
+        scheme, _, token = self.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, error_body(
+                "You didn't provide an API key. You need to provide your API key in an Authorization header "
+                "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."))
+        fault = opts.fault
+        if fault and fault not in ALL_FAULTS:
+            raise bad_request(f"Unknown emulator fault '{fault}'. Known: {', '.join(sorted(ALL_FAULTS))}.", "fault")
+        canned = canned_fault(fault or "", token.strip())
+        if canned is not None:
+            return writer.send(canned.status, canned.body, canned.content_type, canned.headers)
+        route = (self.command, path.rstrip("/"))
+        if route == ("GET", "/v1/models"):
+            data = [{"id": m, "object": "model", "created": 1767225600, "owned_by": "openai"} for m in MODELS]
+            return self._json(writer, opts, {"object": "list", "data": data})
+        if route == ("POST", "/v1/responses") and fault != "no-responses-route":
+            return self._generate(em, record, opts, writer, "responses")
+        if route == ("POST", "/v1/images/generations"):
+            return self._generate(em, record, opts, writer, "generations")
+        if route == ("POST", "/v1/images/edits"):
+            if fault == "edits-501":  # one-api has no edits relay (R2)
+                raise ApiError(501, error_body("API not implemented", "one_api_error", "", "api_not_implemented"))
+            return self._generate(em, record, opts, writer, "edits")
+        raise ApiError(404, error_body(f"Invalid URL ({self.command} {path})"))
+
+    def _file(self, em: Emulator, writer: Writer, path: str) -> None:
+        if "Authorization" in self.headers:
+            # A relay's file URL must never be sent the user's key.
+            raise ApiError(403, error_body("Authorization header not accepted on file URLs.", "forbidden"))
+        file_id = path[len("/files/"):].removesuffix(".png")
+        data = em._files.get(file_id)
+        if data is None:
+            raise ApiError(404, error_body(f"File not found: {file_id}", "not_found_error"))
+        writer.send(200, data, "image/png")
+
+    def _generate(self, em: Emulator, record: RecordedRequest, opts: Options, writer: Writer, kind: str) -> None:
+        job = self._job(record, opts, kind)
+        pictures = Pictures(job, opts)
+        host = self.headers.get("Host") or f"{em.host}:{em.port}"
+        if kind == "responses":
+            builder = ResponseBuilder(job, pictures, opts.fault)
+        else:
+            builder = ImagesBuilder(job, pictures, opts.fault, lambda data: em._publish(data, host))
+        if job.stream and opts.fault not in ("leading-whitespace", "json-for-stream"):
+            return play(writer, builder.stream(), opts, em._wait)
+        fault = opts.fault
+        if fault in ("stall", "buffered"):
+            em._wait(opts.stall if opts.stall is not None else (30.0 if fault == "stall" else 2.0))
+        if fault == "error-event-flat":
+            raise ApiError(500, error_body(ERROR_FLAT["message"], "server_error", code="server_error"))
+        if fault == "error-event-nested":
+            raise ApiError(429, {"error": ERROR_NESTED["error"]})
+        if fault == "error-data-only":  # a relay that buffered the failed stream answers 200 (R26)
+            return writer.send(200, json.dumps({"error": UPSTREAM_ERROR}).encode())
+        self._json(writer, opts, builder.final_response() if kind == "responses" else builder.body())
+
+    def _job(self, record: RecordedRequest, opts: Options, kind: str) -> Job:
+        if record.parse_error and "multipart" in record.headers.get("content-type", ""):
+            raise bad_request(f"Could not parse the multipart form: {record.parse_error}.", None, None)
+        if record.parse_error:
+            raise ApiError(400, error_body(
+                "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
+                "HTTP library correctly.)"))
+        if kind == "edits" and record.parts:
+            fields, files = record.form, record.files
+        elif kind == "edits":
+            fields, files = json_edit_parts(record.json)
+        else:
+            fields, files = record.json, []
+        if opts.fault == "unknown-param":
+            sent = _sent_params(kind, fields, files)
+            if opts.param in sent:
+                raise ApiError(400, error_body(f"Unknown parameter: '{opts.param}'.", param=opts.param,
+                                               code="unknown_parameter"))
+        if kind == "responses":
+            return responses_job(fields)
+        if kind == "generations":
+            return generations_job(fields)
+        return edits_job(fields, files)
+
+    def _json(self, writer: Writer, opts: Options, payload: dict) -> None:
+        body = json.dumps(payload).encode()
+        if opts.fault == "leading-whitespace":
+            body = WHITESPACE + body
+        if opts.fault == "cut-after-partial":
+            # Announce the whole body, send half, hang up.
+            writer.start(200, "application/json", length=len(body))
+            writer.write(body[: len(body) // 2])
+            return writer.abort()
+        writer.send(200, body)
+
+
+def _sent_params(kind: str, fields, files) -> set[str]:
+    if not isinstance(fields, dict):
+        return set()
+    if kind == "responses":
+        tools = fields.get("tools") or []
+        first = tools[0] if tools and isinstance(tools[0], dict) else {}
+        return set(first)
+    return set(fields) | {p.name for p in files}
