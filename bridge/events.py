@@ -58,6 +58,14 @@ class Interpreter:
         counts[kind or "untyped"] = counts.get(kind or "untyped", 0) + 1
         if kind in ("error", "upstream_error") or (payload.get("error") and not kind.startswith("response.")):
             raise error_from_payload(payload.get("error") or payload)
+        try:
+            return self._dispatch(kind, payload)
+        except (AttributeError, TypeError, ValueError, KeyError):
+            # A string or list where an object belongs: a clean error, never a traceback.
+            raise ProtocolError(f"The relay sent a malformed {kind or 'JSON'} payload.",
+                                code="unexpected_content") from None
+
+    def _dispatch(self, kind: str, payload: dict) -> list[Signal]:
         handler = _HANDLERS.get(kind)
         if handler is not None:
             return handler(self, payload)
@@ -108,8 +116,8 @@ class Interpreter:
         return self._start()
 
     def _partial(self, payload: dict) -> list[Signal]:
-        b64 = payload.get("partial_image_b64") or payload.get("b64_json")
-        url = payload.get("url")
+        b64 = _text(payload.get("partial_image_b64")) or _text(payload.get("b64_json"))
+        url = _text(payload.get("url"))
         if not (b64 or url):
             return []
         self.outcome.partials += 1
@@ -126,17 +134,19 @@ class Interpreter:
         return self._image_item(item, _int(payload.get("output_index"), 0))
 
     def _image_item(self, item: dict, index: int) -> list[Signal]:
-        result = item.get("result")
+        result = _text(item.get("result"))
         if not result:
-            if item.get("error") or item.get("status") == "failed":
-                self.outcome.item_error = error_from_payload(item.get("error") or {"message": "The image generation failed."})
+            if item.get("error") or (item.get("status") == "failed" and self.outcome.item_error is None):
+                # The first detailed reason wins: a repeat in response.completed may have lost it.
+                if item.get("error") or self.outcome.item_error is None:
+                    self.outcome.item_error = error_from_payload(item.get("error") or {"message": "The image generation failed."})
             return []
         if index in self._final_indexes:
             return []  # the same image, repeated in response.completed
         self._final_indexes.add(index)
         self.outcome.finals += 1
         self.outcome.revised_prompt = item.get("revised_prompt") or item.get("prompt") or self.outcome.revised_prompt
-        is_url = isinstance(result, str) and result.startswith(("http://", "https://", "data:"))
+        is_url = result.startswith(("http://", "https://", "data:"))
         return self._start() + [Signal("final", index=index, b64=None if is_url else result,
                                        url=result if is_url else None, meta=_meta(item))]
 
@@ -190,7 +200,7 @@ class Interpreter:
     def _image_completed(self, payload: dict) -> list[Signal]:
         if isinstance(payload.get("data"), list):
             return self._images_body(payload)
-        b64, url = payload.get("b64_json") or None, payload.get("url") or None
+        b64, url = _text(payload.get("b64_json")), _text(payload.get("url"))
         if payload.get("usage"):
             self.outcome.usage = payload["usage"]
         if payload.get("revised_prompt"):
@@ -208,7 +218,7 @@ class Interpreter:
         for entry in body.get("data") or []:
             if not isinstance(entry, dict):
                 continue
-            b64, url = entry.get("b64_json") or None, entry.get("url") or None
+            b64, url = _text(entry.get("b64_json")), _text(entry.get("url"))
             if entry.get("revised_prompt"):
                 self.outcome.revised_prompt = entry["revised_prompt"]
             if b64 or url:
@@ -216,6 +226,11 @@ class Interpreter:
                 self.outcome.finals += 1
                 signals.append(Signal("final", index=index, b64=b64, url=url, meta=_meta({**body, **entry})))
         return signals
+
+
+def _text(value: object) -> str | None:
+    """A non-empty string, else None: relays send "" for absent fields, fuzzed ones anything."""
+    return value if isinstance(value, str) and value else None
 
 
 def _meta(source: dict) -> dict:
