@@ -234,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.transport == "stdio":
         server.run()
     else:
+        # The HTTP server's access log defaults to stdout; all logs belong on stderr.
+        sys.stdout = sys.stderr
         server.run("streamable-http", host=args.host, port=args.port)
     return 0
 

@@ -251,3 +251,51 @@ async def test_settings_come_from_the_user_config_file(emulator, monkeypatch, tm
     monkeypatch.setenv("CLAUDE_PROJECT_DIR", str(tmp_path))
     result = await call({"prompt": "configured by file"})
     assert result.is_error is False and result.structured_content["actual_size"] == "32x32"
+
+
+async def test_cli_runs_and_mcp_calls_share_one_output_dir(mcp_env, relay_env, monkeypatch, tmp_path):
+    import subprocess
+    shared = tmp_path / "shared out"
+    monkeypatch.setenv("IMAGE_RELAY_OUTPUT_DIR", str(shared))
+    env = {**os.environ}
+    procs = [subprocess.Popen([sys.executable, "-m", "bridge", "--no-open", "--quiet", "same prompt"], env=env,
+                              stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    results = []
+    async with Client(server) as client:
+        async def one():
+            results.append(await client.call_tool("generate_image", {"prompt": "same prompt"}))
+        async with anyio.create_task_group() as group:
+            for _ in range(3):
+                group.start_soon(one)
+    cli_paths = [json.loads(p.communicate(timeout=60)[0])["image_path"] for p in procs]
+    paths = cli_paths + [r.structured_content["image_path"] for r in results]
+    assert len(set(paths)) == 6
+    from bridge.imageinfo import read_info
+    assert all(Path(p).parent == shared and read_info(Path(p).read_bytes()).size == "64x48" for p in paths)
+    assert not [p for p in shared.iterdir() if p.name.startswith(".")]
+
+
+async def test_streamable_http_transport(relay_env, tmp_path):
+    import socket
+    import subprocess
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "CLAUDE_PROJECT_DIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "bridge.mcp_server", "--transport", "streamable-http", "--port",
+                             str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        with anyio.fail_after(20):
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                        break
+                except OSError:
+                    await anyio.sleep(0.1)
+        async with Client(f"http://127.0.0.1:{port}/mcp", read_timeout_seconds=60) as client:
+            result = await client.call_tool("generate_image", {"prompt": "over http"})
+        assert result.is_error is False and Path(result.structured_content["image_path"]).is_file()
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    assert out == b""  # nothing but protocol on stdout, and over HTTP not even that
