@@ -64,6 +64,22 @@ def read_info(data: bytes) -> ImageInfo | None:
     return ImageInfo(fmt, width, height)
 
 
+def png_has_alpha(data: bytes) -> bool:
+    """True when a PNG can carry transparent pixels (an alpha channel or a tRNS chunk)."""
+    if len(data) < 26 or data[25] in (4, 6):
+        return len(data) >= 26
+    pos = 33  # after the signature and IHDR
+    while pos + 8 <= len(data):
+        length = struct.unpack(">I", data[pos:pos + 4])[0]
+        kind = data[pos + 4:pos + 8]
+        if kind == b"tRNS":
+            return True
+        if kind in (b"IDAT", b"IEND"):
+            return False
+        pos += 12 + length
+    return False
+
+
 def _webp_size(data: bytes) -> tuple[int, int]:
     chunk = data[12:16]
     if chunk == b"VP8X":

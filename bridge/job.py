@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .config import BACKGROUNDS, OUTPUT_FORMATS, QUALITIES, SIZE_PATTERN, Settings
 from .errors import InputError
-from .imageinfo import ImageInfo, read_info
+from .imageinfo import ImageInfo, png_has_alpha, read_info
 
 MAX_PROMPT_CHARS = 32000
 MAX_IMAGES = 16
@@ -124,6 +124,9 @@ def prepare_job(request: GenerationRequest, settings: Settings, *, base_dir: Pat
         if not images:
             raise InputError("A mask needs at least one source image (--image).")
         mask = _read_image(request.mask_path, base, "Mask", MAX_MASK_BYTES, ("png",))
+        if not png_has_alpha(mask.data):
+            raise InputError("The mask has no transparency; its transparent pixels mark the area to edit, so save it "
+                             "as a PNG with an alpha channel.")
         if (mask.info.width, mask.info.height) != (images[0].info.width, images[0].info.height):
             raise InputError(f"The mask is {mask.info.size} but the first image is {images[0].info.size}; "
                              "they must have the same size.")

@@ -21,7 +21,7 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent, ToolAnnotations
 from pydantic import Field
 
 from . import __version__
@@ -205,6 +205,8 @@ def _tool_result(result: GenerationResult, settings: Settings) -> CallToolResult
     lines += [f"Also saved: {p}" for p in data["image_paths"][1:]]
     lines += [f"Warning: {w}" for w in data["warnings"]]
     content: list = [TextContent(type="text", text="\n".join(lines))]
+    content += [ResourceLink(type="resource_link", uri=Path(p).as_uri(), name=Path(p).name,
+                             mime_type=f"image/{result.output_format}") for p in result.image_paths]
     limit = settings.mcp_inline_image_max_bytes
     if limit and result.bytes and result.bytes <= limit:
         import base64

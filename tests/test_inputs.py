@@ -44,6 +44,12 @@ def test_mask_must_be_png(relay_env, nothing_sent, tmp_path):
     assert "is not a PNG image" in _error(run_cli("--image", str(tmp_path / "a.jpg"), "--mask", str(tmp_path / "m.jpg"), "x"))
 
 
+def test_mask_without_transparency(relay_env, nothing_sent, tmp_path):
+    (tmp_path / "a.png").write_bytes(png(8, 8))
+    (tmp_path / "m.png").write_bytes(png(8, 8))
+    assert "no transparency" in _error(run_cli("--image", str(tmp_path / "a.png"), "--mask", str(tmp_path / "m.png"), "x"))
+
+
 def test_mask_without_image(relay_env, nothing_sent, tmp_path):
     (tmp_path / "m.png").write_bytes(png())
     assert "needs at least one source image" in _error(run_cli("--mask", str(tmp_path / "m.png"), "x"))

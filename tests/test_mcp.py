@@ -67,7 +67,8 @@ async def test_success_result_text_structured_and_project_dir(mcp_env):
     text = result.content[0].text
     assert text.splitlines()[0] == data["markdown_image"]
     assert data["image_path"] in text.splitlines()[1] and "64x48" in text
-    assert result.content[1].type == "image" and result.content[1].mime_type == "image/png"
+    assert result.content[1].type == "resource_link" and result.content[1].uri == Path(data["image_path"]).as_uri()
+    assert result.content[2].type == "image" and result.content[2].mime_type == "image/png"
     values = [v for v, _, _ in progress]
     assert values == sorted(values) and len(set(values)) == len(values)
     assert all(total == 7 for _, total, _ in progress)
@@ -82,7 +83,7 @@ async def test_success_result_text_structured_and_project_dir(mcp_env):
 async def test_inline_image_can_be_switched_off(mcp_env, monkeypatch):
     monkeypatch.setenv("IMAGE_RELAY_MCP_INLINE_IMAGE_MAX_BYTES", "0")
     result = await call({"prompt": "no inline"})
-    assert [block.type for block in result.content] == ["text"]
+    assert [block.type for block in result.content] == ["text", "resource_link"]
 
 
 async def test_edit_with_mask(mcp_env):

@@ -69,7 +69,7 @@ def _files(tmp_path, *names):
     paths = []
     for i, name in enumerate(names):
         path = tmp_path / name
-        path.write_bytes(png(8, 8, (i * 40, 0, 0)))
+        path.write_bytes(png(8, 8, (i * 40, 0, 0), alpha=name.startswith("m")))
         paths.append(str(path))
     return paths
 
