@@ -70,7 +70,10 @@ class Interpreter:
         if handler is not None:
             return handler(self, payload)
         if not kind and "output" in payload and ("object" in payload or "status" in payload):
-            return self._whole_response(payload)
+            signals = self._whole_response(payload)
+            if payload.get("status") == "incomplete" and not self.outcome.finals:
+                return self._incomplete({"response": payload})
+            return signals
         if isinstance(payload.get("data"), list):
             return self._images_body(payload)
         return []
