@@ -227,7 +227,7 @@ class _Run:
                 "first_event_seconds": since(tally.first_event), "final_image_seconds": since(tally.final_at),
                 "partial_images_received": len(self.saver.partials) if self.saver else 0,
                 "response_id": outcome.response_id, "model": outcome.model or self._model(),
-                "image_model": self.settings.image_model})
+                "image_model": self.settings.image_model, "usage": outcome.usage})
         summary["elapsed_seconds"] = round(time.monotonic() - self.started, 3)
         return summary
 
