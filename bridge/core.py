@@ -153,7 +153,7 @@ class _Run:
 
     def _attempt(self, call, mode: str) -> None:
         self.rawlog.request(call, mode)
-        self.reporter.emit("connecting", f"Sending the request to the relay ({mode} mode, {call.endpoint}).")
+        self.reporter.emit("connecting", f"Sending the request to the relay ({mode} mode, POST {call.path}).")
         deadline = self.started + self.settings.total_timeout
         self.receiver = Receiver(self.job, self.saver, self.reporter, self.rawlog, self.cancel, self.settings,
                                  self.warnings)
