@@ -33,6 +33,7 @@ class _Run:
     def __init__(self, request: GenerationRequest, settings: Settings, on_progress: ProgressCallback | None,
                  cancel: CancelToken, base_dir: Path | None) -> None:
         self.request, self.settings, self.cancel, self.base_dir = request, settings, cancel, base_dir
+        self.on_progress = on_progress
         self.started = time.monotonic()
         self.reporter = Reporter(on_progress, 0, self.started)
         self.warnings: list[str] = []
@@ -49,7 +50,7 @@ class _Run:
         try:
             require(self.settings, self.settings.api_mode)
             self.job = prepare_job(self.request, self.settings, base_dir=self.base_dir)
-            self.reporter = Reporter(self.reporter._callback, self.job.partial_images, self.started)
+            self.reporter = Reporter(self.on_progress, self.job.partial_images, self.started)
             self._prepare_output()
             self._run_modes()
             return self._success()
