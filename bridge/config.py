@@ -115,35 +115,38 @@ def variable(name: str) -> str:
     return PREFIX + _VARIABLES[name][0]
 
 
-VARIABLES = tuple(variable(name) for name in _VARIABLES)
+FIELDS = tuple(_VARIABLES)
+VARIABLES = tuple(variable(name) for name in FIELDS)
 
 
 @dataclass(frozen=True)
 class Settings:
-    base_url: str | None = None
-    api_key: str | None = None
-    text_model: str | None = None
-    image_model: str | None = None
-    api_mode: str = "responses"
-    request_policy: str = "openai"
-    output_dir: str = "./outputs"
-    size: str = "auto"
-    quality: str = "high"
-    output_format: str = "png"
-    background: str = "auto"
-    output_compression: int = 100
-    partial_images: int = 0
-    prompt_template: str = "{prompt}"
-    negative_prompt: str = ""
-    cli_open_image: bool = True
-    show_progress: bool = True
-    show_debug_summary: bool = True
-    connect_timeout: float = 10.0
-    idle_timeout: float = 270.0
-    total_timeout: float = 570.0
-    max_retries: int = 2
-    retry_server_errors: bool = False
-    mcp_inline_image_max_bytes: int = 262144
+    """Resolved settings; built by resolve_settings, which holds the one copy of each default."""
+
+    base_url: str | None
+    api_key: str | None
+    text_model: str | None
+    image_model: str | None
+    api_mode: str
+    request_policy: str
+    output_dir: str
+    size: str
+    quality: str
+    output_format: str
+    background: str
+    output_compression: int
+    partial_images: int
+    prompt_template: str
+    negative_prompt: str
+    cli_open_image: bool
+    show_progress: bool
+    show_debug_summary: bool
+    connect_timeout: float
+    idle_timeout: float
+    total_timeout: float
+    max_retries: int
+    retry_server_errors: bool
+    mcp_inline_image_max_bytes: int
     config_file: str = ""
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 

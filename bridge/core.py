@@ -35,7 +35,7 @@ class _Run:
         self.request, self.settings, self.cancel, self.base_dir = request, settings, cancel, base_dir
         self.on_progress = on_progress
         self.started = time.monotonic()
-        self.reporter = Reporter(on_progress, 0, self.started)
+        self.reporter: Reporter | None = None
         self.warnings: list[str] = []
         self.events: list[str] = []
         self.attempts: list[dict] = []

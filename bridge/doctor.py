@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from . import __version__
-from .config import _VARIABLES, Settings, load_settings, variable
+from .config import FIELDS, Settings, load_settings, variable
 from .errors import BridgeError, redact
 from .failures import error_from_body
 from .transport import probe
@@ -52,7 +52,7 @@ def shown_value(name: str, settings: Settings) -> str:
 
 def diagnose(settings: Settings) -> Report:
     report = Report()
-    for name in _VARIABLES:
+    for name in FIELDS:
         report.settings.append({"variable": variable(name), "value": shown_value(name, settings),
                                 "source": settings.sources.get(name, "default")})
     missing = [variable(n) for n in ("base_url", "api_key") if not getattr(settings, n)]

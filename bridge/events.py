@@ -139,10 +139,12 @@ class Interpreter:
     def _image_item(self, item: dict, index: int) -> list[Signal]:
         result = _text(item.get("result"))
         if not result:
-            if item.get("error") or (item.get("status") == "failed" and self.outcome.item_error is None):
-                # The first detailed reason wins: a repeat in response.completed may have lost it.
-                if item.get("error") or self.outcome.item_error is None:
-                    self.outcome.item_error = error_from_payload(item.get("error") or {"message": "The image generation failed."})
+            # A detailed reason always counts; a bare "failed" (e.g. the repeat in response.completed,
+            # which may have lost the details) only when nothing better is known.
+            if item.get("error"):
+                self.outcome.item_error = error_from_payload(item["error"])
+            elif item.get("status") == "failed" and self.outcome.item_error is None:
+                self.outcome.item_error = error_from_payload({"message": "The image generation failed."})
             return []
         if index in self._final_indexes:
             return []  # the same image, repeated in response.completed

@@ -46,7 +46,7 @@ def classify(status: int | None, code: str, kind: str, message: str) -> BridgeEr
     """Pick exit class and error code from the status, the relay's code and type, and its message."""
     text = f"{code} {kind} {message}".lower()
     upstream = code or kind or None
-    shown = _shorten(message) or f"HTTP {status}" if status else _shorten(message)
+    shown = _shorten(message) or (f"HTTP {status}" if status else "")
     if any(word in text for word in _MODERATION):
         return RelayRejected(f"The relay's safety system refused the request: {shown}",
                              code="moderation_blocked", status_code=status, upstream_code=upstream)

@@ -8,11 +8,13 @@ heartbeat while the relay is silent. stdout carries protocol only; logs go to st
 from __future__ import annotations
 
 import argparse
+import base64
 import logging
 import os
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import unquote, urlparse
@@ -193,7 +195,6 @@ def _is_plugin_dir(path: Path) -> bool:
 
 
 def _with_output_dir(settings: Settings, base: Path) -> Settings:
-    from dataclasses import replace
     out = Path(settings.output_dir).expanduser()
     return replace(settings, output_dir=str(out if out.is_absolute() else (base / out)))
 
@@ -209,7 +210,6 @@ def _tool_result(result: GenerationResult, settings: Settings) -> CallToolResult
                              mime_type=f"image/{result.output_format}") for p in result.image_paths]
     limit = settings.mcp_inline_image_max_bytes
     if limit and result.bytes and result.bytes <= limit:
-        import base64
         raw = Path(result.image_paths[0]).read_bytes()
         content.append(ImageContent(type="image", data=base64.b64encode(raw).decode("ascii"),
                                     mime_type=f"image/{result.output_format}"))

@@ -11,7 +11,6 @@ import json
 import os
 import re
 
-
 from .errors import BridgeError
 from .paths import user_cache_dir
 
