@@ -7,6 +7,7 @@ An empty value counts as unset. Only ``IMAGE_RELAY_*`` names are read: a generic
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -24,6 +25,7 @@ REQUEST_POLICIES = ("openai", "compat")
 QUALITIES = ("auto", "low", "medium", "high")
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
 BACKGROUNDS = ("auto", "opaque", "transparent")
+STREAM_CHOICES = ("auto", "true", "false")
 SIZE_PATTERN = re.compile(r"^(auto|[1-9][0-9]{0,4}x[1-9][0-9]{0,4})$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -80,6 +82,42 @@ def _text(value: str) -> str:
     return value.strip()
 
 
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def parse_headers(value: str) -> dict[str, str]:
+    """Extra request headers: a JSON object, or ``Name: value`` pairs one per line or split by ``;``."""
+    value = value.strip()
+    if value.startswith("{"):
+        try:
+            pairs = json.loads(value)
+        except ValueError:
+            raise ValueError("is not a valid JSON object of header names and values") from None
+        if not isinstance(pairs, dict):
+            raise ValueError("must be a JSON object of header names and values")
+        items = [(str(k), v if isinstance(v, str) else json.dumps(v)) for k, v in pairs.items()]
+    else:
+        items = []
+        for part in re.split(r"[\n;]", value):
+            if not part.strip():
+                continue
+            name, sep, header_value = part.partition(":")
+            if not sep:
+                name, sep, header_value = part.partition("=")
+            if not sep:
+                raise ValueError("must be a JSON object or 'Name: value' pairs")
+            items.append((name, header_value))
+    headers: dict[str, str] = {}
+    for name, header_value in items:
+        name, header_value = name.strip(), header_value.strip()
+        if not _HEADER_NAME.match(name):
+            raise ValueError("has a header name with characters a header cannot carry")
+        if "\r" in header_value or "\n" in header_value:
+            raise ValueError("has a header value with a line break")
+        headers[name] = header_value
+    return headers
+
+
 # field name -> (variable suffix, default, parser)
 _VARIABLES: dict[str, tuple[str, object, Callable[[str], object]]] = {
     "base_url": ("BASE_URL", None, lambda v: v.strip().rstrip("/")),
@@ -106,8 +144,10 @@ _VARIABLES: dict[str, tuple[str, object, Callable[[str], object]]] = {
     "max_retries": ("MAX_RETRIES", 2, _int_range(0, 10)),
     "retry_server_errors": ("RETRY_SERVER_ERRORS", False, _bool),
     "mcp_inline_image_max_bytes": ("MCP_INLINE_IMAGE_MAX_BYTES", 262144, _int_range(0, 1_000_000)),
+    "extra_headers": ("EXTRA_HEADERS", {}, parse_headers),
+    "stream": ("STREAM", "auto", _choice(STREAM_CHOICES)),
 }
-SECRET_FIELDS = ("api_key", "base_url")
+SECRET_FIELDS = ("api_key", "base_url", "extra_headers")
 
 
 def variable(name: str) -> str:
@@ -147,13 +187,15 @@ class Settings:
     max_retries: int
     retry_server_errors: bool
     mcp_inline_image_max_bytes: int
+    extra_headers: Mapping[str, str]
+    stream: str
     config_file: str = ""
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """Values that must never appear in output: the key and the relay address."""
-        values = [self.api_key or ""]
+        """Values that must never appear in output: the key, extra header values, the relay address."""
+        values = [self.api_key or "", *self.extra_headers.values()]
         if self.base_url:
             values.append(self.base_url)
             host = re.sub(r"^[a-z]+://", "", self.base_url).split("/")[0]
@@ -212,7 +254,8 @@ def load_settings(flags: Mapping[str, str | None] | None = None, environ: Mappin
 
 def require(settings: Settings, mode: str) -> None:
     """Raise ConfigError naming the first missing setting that mode needs."""
-    needed = ["base_url", "api_key"]
+    # A gateway that takes its key in a header of its own (api-key, x-portkey-api-key) needs no bearer key.
+    needed = ["base_url"] if settings.extra_headers else ["base_url", "api_key"]
     if mode in ("responses", "auto"):
         needed.append("text_model")
     if mode == "images":

@@ -5,7 +5,8 @@ import base64
 import binascii
 
 from .errors import ProtocolError
-from .imageinfo import ImageInfo, read_info
+from .imagecheck import check_image
+from .imageinfo import ImageInfo
 
 
 def decode_base64(payload: str) -> bytes:
@@ -20,10 +21,6 @@ def decode_base64(payload: str) -> bytes:
 
 
 def verify(data: bytes, what: str = "The image") -> ImageInfo:
-    """Format and dimensions read from the bytes; the relay's own claims are never trusted."""
-    info = read_info(data)
-    if info is None:
-        head = data[:8].hex()
-        raise ProtocolError(f"{what} the relay returned is not a PNG, JPEG, WebP or GIF "
-                            f"({len(data)} bytes starting {head}).", code="bad_image")
-    return info
+    """Format and dimensions read from the bytes, once they are known to be a whole, plausible image;
+    the relay's own claims are never trusted."""
+    return check_image(data, what)

@@ -10,7 +10,7 @@
     ├── ProtocolError                7           no_image, bad_image, protocol_error, text_only
     ├── StorageError                 8           storage_error
     ├── StreamBroken                 9           stream_broken
-    └── Cancelled                    130         interrupted
+    └── Cancelled                    130/143/129 interrupted (Ctrl-C, SIGTERM, SIGHUP)
 
 Every message is one or two sentences a person can act on. Messages never carry the API key,
 an Authorization header or the relay's address: the transport builds them from status codes
@@ -18,6 +18,7 @@ and relay error text, and `redact` scrubs what a relay echoes back.
 """
 from __future__ import annotations
 
+import re
 from enum import IntEnum, unique
 
 
@@ -32,7 +33,9 @@ class ExitCode(IntEnum):
     PROTOCOL = 7
     STORAGE = 8
     STREAM_BROKEN = 9
+    HANGUP = 129  # 128 + SIGHUP
     INTERRUPTED = 130  # 128 + SIGINT
+    TERMINATED = 143  # 128 + SIGTERM
 
 
 class BridgeError(Exception):
@@ -122,14 +125,38 @@ class StreamBroken(BridgeError):
 
 
 class Cancelled(BridgeError):
-    """The user or the client stopped the job."""
+    """The user or the client stopped the job (Ctrl-C, SIGTERM, SIGHUP or a cancelled tool call)."""
     exit_code = ExitCode.INTERRUPTED
     code = "interrupted"
 
+    def __init__(self, message: str, *, exit_code: ExitCode = ExitCode.INTERRUPTED, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.exit_code = exit_code
+
+
+# Credential shapes a relay or gateway may quote back, whoever's key it is: OpenAI-style keys
+# (sk-..., sk-proj-...), bearer tokens, and long opaque tokens that mix letters and digits.
+# Object ids (resp_..., req_..., ig_...) look like the last kind but help troubleshooting.
+_CREDENTIALS = re.compile(
+    r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{6,}"
+    r"|\b(?:sk|pk|rk)[-_][A-Za-z0-9._*-]{4,}[A-Za-z0-9*]"
+    r"|\b(?=[A-Za-z0-9_-]*[0-9])(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{32,}\b")
+_ID_PREFIXES = ("resp_", "req_", "msg_", "ig_", "rs_", "file_", "call_", "chatcmpl-", "img_")
+
+
+def _placeholder(match: re.Match) -> str:
+    token = match.group(0)
+    return token if token.lower().startswith(_ID_PREFIXES) else "[redacted]"
+
+
+def scrub_credentials(text: str) -> str:
+    """Replace anything shaped like a credential with a placeholder, known to the bridge or not."""
+    return _CREDENTIALS.sub(_placeholder, text)
+
 
 def redact(text: str, secrets: tuple[str, ...]) -> str:
-    """Replace every secret (key, relay address) in text with a placeholder."""
-    for secret in secrets:
+    """Replace every secret (key, extra header values, relay address) and every credential shape."""
+    for secret in sorted(secrets, key=len, reverse=True):
         if secret and len(secret) >= 4:
-            text = text.replace(secret, "<redacted>")
-    return text
+            text = text.replace(secret, "[redacted]")
+    return scrub_credentials(text)

@@ -9,13 +9,18 @@ import html
 import json
 import re
 
-from .errors import BridgeError, RelayFailure, RelayRejected
+from .errors import BridgeError, RelayFailure, RelayRejected, scrub_credentials
 
 _MODERATION = ("moderation_blocked", "content_policy", "image_content_policy_violation", "content_filter",
                "safety_violation", "safety system")
 _QUOTA = ("insufficient_quota", "insufficient_user_quota", "credit_balance_exhausted", "quota", "billing",
           "余额", "额度")
 _REQUEST_ID = re.compile(r"\s*\(request id: [^)]*\)\s*$")
+_PAGE = re.compile(r"<!doctype|<html|<head|<body|<title", re.I)
+_TAG = re.compile(r"</?[A-Za-z!][^<>]*>")
+# A gateway's wording for a failure of its own upstream (LiteLLM: "litellm.AuthenticationError:
+# ... OpenAIException - ..."), where the user's key is not the one at fault.
+_UPSTREAM = re.compile(r"litellm\.|openaiexception|upstream|provider (?:api )?key|from the provider", re.I)
 
 
 def error_from_payload(error: object, status: int | None = None) -> BridgeError:
@@ -36,6 +41,9 @@ def error_from_payload(error: object, status: int | None = None) -> BridgeError:
     code_text = str(code) if code not in (None, "") else ""
     if status is None and isinstance(code, int) and 400 <= code <= 599:
         status = code
+    page = error.get("html-message") if isinstance(error.get("html-message"), str) else None
+    if page or _PAGE.search(message):
+        return html_error(status or 502, page or message, upstream=_UPSTREAM.search(message) is not None)
     result = classify(status, code_text, kind, _REQUEST_ID.sub("", message))
     param = error.get("param")
     result.param = str(param) if param else None
@@ -56,6 +64,10 @@ def classify(status: int | None, code: str, kind: str, message: str) -> BridgeEr
     if status == 429 or "rate_limit" in text:
         return RelayRejected(f"The relay is rate limiting requests: {shown}",
                              code="rate_limited", status_code=status, retryable=True, upstream_code=upstream)
+    if (status in (401, 403) or "invalid_api_key" in text) and _UPSTREAM.search(message):
+        return RelayRejected(f"The relay's own upstream refused the relay's key (HTTP {status or 401}): {shown} "
+                             "This is the gateway's configuration, not IMAGE_RELAY_API_KEY: tell whoever runs the "
+                             "gateway.", code="upstream_unauthorized", status_code=status, upstream_code=upstream)
     if status in (401, 403) or "invalid_api_key" in text:
         return RelayRejected(f"The relay refused the API key (HTTP {status or 401}): {shown} "
                              "Check IMAGE_RELAY_API_KEY.", code="unauthorized", status_code=status, upstream_code=upstream)
@@ -73,12 +85,14 @@ def classify(status: int | None, code: str, kind: str, message: str) -> BridgeEr
 def error_from_body(status: int, content_type: str, body: bytes) -> BridgeError:
     """A non-success HTTP answer (or a 200 that carries an error or a web page) as a BridgeError."""
     text = body.decode("utf-8", "replace").strip()
-    if "html" in content_type.lower() or text[:15].lower().startswith(("<!doctype", "<html")):
+    if "html" in content_type.lower() or (not text.startswith(("{", "[")) and _PAGE.search(text[:4096])):
         return html_error(status, text)
     try:
         payload = json.loads(text)
     except ValueError:
         return classify(status, "", "", text)
+    if isinstance(payload, dict) and isinstance(payload.get("html-message"), str):
+        return html_error(status, payload["html-message"], upstream=True)  # Portkey's wrapping of a page
     if isinstance(payload, dict) and payload.get("error"):
         return error_from_payload(payload["error"], status)
     if isinstance(payload, dict) and payload.get("message"):
@@ -86,10 +100,14 @@ def error_from_body(status: int, content_type: str, body: bytes) -> BridgeError:
     return classify(status, "", "", text)
 
 
-def html_error(status: int, text: str) -> BridgeError:
-    """HTML pages are reduced to the status and a short reason, never quoted whole."""
+def html_error(status: int, text: str, *, upstream: bool = False) -> BridgeError:
+    """HTML pages, bare or wrapped in a gateway's JSON, are reduced to the status and a short reason."""
     match = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
-    reason = _shorten(html.unescape(re.sub(r"\s+", " ", match.group(1))).strip()) if match else ""
+    reason = _shorten(html.unescape(re.sub(r"\s+", " ", match.group(1))).strip()).rstrip(".") if match else ""
+    if upstream:
+        return RelayFailure(f"The relay's upstream failed with an HTML error page (HTTP {status}"
+                            f"{f', {reason}' if reason else ''}); the gateway passed it on.",
+                            code="relay_error", status_code=status, retryable=status in (502, 503, 504) or status >= 520)
     if status < 300:
         return RelayFailure("The relay answered with a web page instead of the API; check that IMAGE_RELAY_BASE_URL "
                             f"is the API base and ends with /v1{f' (page title: {reason})' if reason else ''}.",
@@ -120,7 +138,8 @@ def _status(status: int | None) -> str:
 
 
 def _shorten(text: str, limit: int = 300) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
+    """Relay text as one short line: no markup, nothing shaped like a credential."""
+    text = scrub_credentials(re.sub(r"\s+", " ", _TAG.sub(" ", text)).strip())
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     if text and text[-1] not in ".!?…":

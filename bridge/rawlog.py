@@ -21,7 +21,7 @@ def placeholder(data: bytes) -> bytes:
 
 
 def scrub(data: bytes, secrets: tuple[str, ...]) -> bytes:
-    """Base64 payloads become short placeholders; keys and relay addresses become <redacted>."""
+    """Base64 payloads become short placeholders; keys and relay addresses become [redacted]."""
     data = _BASE64_RUN.sub(lambda m: placeholder(m.group(0)), data)
     text = data.decode("utf-8", "replace")
     return redact(text, secrets).encode("utf-8")
@@ -46,7 +46,7 @@ class RawLog:
 
     def request(self, call: HttpCall, mode: str) -> None:
         self.note(f"request ({mode} mode)")
-        lines = [f"POST {{base}}{call.path}", "Authorization: Bearer <redacted>"]
+        lines = [f"POST {{base}}{call.path}", "Authorization: Bearer [redacted]"]
         if call.json is not None:
             lines += ["Content-Type: application/json", "", json.dumps(call.json, ensure_ascii=False)]
         else:

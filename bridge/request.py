@@ -31,8 +31,15 @@ def build_call(job: Job, settings: Settings, mode: str, *, dropped: frozenset[st
         return _responses_call(job, settings, dropped)
     if job.is_edit:
         return _edits_call(job, settings, dropped)
-    return HttpCall(path="/images/generations", stream=job.partial_images > 0,
+    return HttpCall(path="/images/generations", stream=images_stream(job, settings),
                     json=_without(_image_params(job, settings), dropped))
+
+
+def images_stream(job: Job, settings: Settings) -> bool:
+    """IMAGE_RELAY_STREAM: auto streams the Images API only for partial images; false never streams."""
+    if settings.stream == "false":
+        return False
+    return settings.stream == "true" or job.partial_images > 0
 
 
 def _image_options(job: Job, settings: Settings) -> dict:
@@ -56,9 +63,10 @@ def _image_options(job: Job, settings: Settings) -> dict:
 def _image_params(job: Job, settings: Settings) -> dict:
     params: dict = {"model": settings.image_model, "prompt": job.prompt, "n": job.n}
     params.update(_image_options(job, settings))
-    if job.partial_images > 0:
+    if images_stream(job, settings):
         params["stream"] = True
-        params["partial_images"] = job.partial_images
+        if job.partial_images > 0:
+            params["partial_images"] = job.partial_images
     return params
 
 
@@ -70,7 +78,7 @@ def _edits_call(job: Job, settings: Settings, dropped: frozenset[str]) -> HttpCa
     files = [(part, img.filename, img.data, img.info.mime_type) for img in job.images]
     if job.mask is not None:
         files.append(("mask", job.mask.filename, job.mask.data, job.mask.info.mime_type))
-    return HttpCall(path="/images/edits", stream=job.partial_images > 0, fields=fields, files=files)
+    return HttpCall(path="/images/edits", stream=images_stream(job, settings), fields=fields, files=files)
 
 
 def _responses_call(job: Job, settings: Settings, dropped: frozenset[str]) -> HttpCall:
@@ -78,7 +86,9 @@ def _responses_call(job: Job, settings: Settings, dropped: frozenset[str]) -> Ht
     if settings.image_model:
         tool["model"] = settings.image_model
     tool.update(_image_options(job, settings))
-    tool["partial_images"] = job.partial_images
+    stream = settings.stream != "false"
+    if stream:
+        tool["partial_images"] = job.partial_images
     if job.mask is not None:
         tool["input_image_mask"] = {"image_url": _data_url(job.mask)}
     tool = _without(tool, dropped)
@@ -88,9 +98,9 @@ def _responses_call(job: Job, settings: Settings, dropped: frozenset[str]) -> Ht
         user_input: object = [{"role": "user", "content": content}]
     else:
         user_input = job.prompt
-    body = {"model": settings.text_model, "stream": True, "input": user_input, "tools": [tool],
+    body = {"model": settings.text_model, "stream": stream, "input": user_input, "tools": [tool],
             "tool_choice": {"type": "image_generation"}}
-    return HttpCall(path="/responses", stream=True, json=body)
+    return HttpCall(path="/responses", stream=stream, json=body)
 
 
 def _without(params: dict, dropped: frozenset[str]) -> dict:

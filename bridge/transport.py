@@ -7,12 +7,14 @@ are translated here, once, into the bridge's own; their text (which carries URLs
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
@@ -20,13 +22,15 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from . import encoding
 from .config import Settings
-from .errors import Cancelled, NetworkError, ProtocolError, RequestTimeout
+from .errors import Cancelled, NetworkError, ProtocolError, RelayRejected, RequestTimeout
 from .failures import error_from_body
 from .request import HttpCall
 
 READ_SIZE = 65536
 ERROR_BODY_LIMIT = 1 << 20
+MAX_REDIRECTS = 5
 USER_AGENT = "image-relay-bridge"
 _REQUEST_ID_HEADERS = ("x-request-id", "x-api-request-id", "openai-request-id", "x-oneapi-request-id", "cf-ray")
 
@@ -40,6 +44,7 @@ class CancelToken:
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._expired = threading.Event()
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
 
@@ -47,14 +52,27 @@ class CancelToken:
     def cancelled(self) -> bool:
         return self._event.is_set()
 
+    @property
+    def expired(self) -> bool:
+        """The job's total deadline passed while a socket was open (see ``watchdog``)."""
+        return self._expired.is_set()
+
     def cancel(self) -> None:
         self._event.set()
+        self._shutdown()
+
+    def expire(self) -> None:
+        self._expired.set()
+        self._shutdown()
+
+    def _shutdown(self) -> None:
         with self._lock:
-            for sock in self._sockets:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass  # already closed
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
 
     def check(self) -> None:
         if self._event.is_set():
@@ -63,11 +81,41 @@ class CancelToken:
     def _add(self, sock: socket.socket) -> None:
         with self._lock:
             self._sockets.append(sock)
-            if self._event.is_set():
+            if self._event.is_set() or self._expired.is_set():
                 sock.shutdown(socket.SHUT_RDWR)
 
 
+@contextmanager
+def watchdog(cancel: CancelToken, deadline: float) -> Iterator[None]:
+    """Shut the job's sockets at the deadline: a relay that drips one byte at a time never
+    trips a read timeout, so only this bounds the wait for a status line, headers or a body."""
+    timer = threading.Timer(max(0.0, deadline - time.monotonic()), cancel.expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
 _ACTIVE_TOKEN: contextvars.ContextVar[CancelToken | None] = contextvars.ContextVar("cancel_token", default=None)
+_PEER_GUARD: contextvars.ContextVar[_PeerGuard | None] = contextvars.ContextVar("peer_guard", default=None)
+
+
+class _PeerGuard:
+    """Checks the address an image link really connected to (after DNS), so a hostname that
+    resolves to a private address is caught as surely as a literal one."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self.refused = False
+
+    def allows(self, address: str) -> bool:
+        return self.allow_private or is_public(address)
+
+
+class _PeerRefused(OSError):
+    pass
 
 
 class _Tracked:
@@ -75,9 +123,25 @@ class _Tracked:
 
     def connect(self) -> None:
         super().connect()  # type: ignore[misc]
+        sock = getattr(self, "sock", None)
+        guard = _PEER_GUARD.get()
+        if guard is not None and sock is not None and not guard.allows(sock.getpeername()[0]):
+            guard.refused = True
+            sock.close()
+            raise _PeerRefused("image link to a private address")
         token = _ACTIVE_TOKEN.get()
-        if token is not None and getattr(self, "sock", None) is not None:
-            token._add(self.sock)  # type: ignore[attr-defined]
+        if token is not None and sock is not None:
+            token._add(sock)  # type: ignore[attr-defined]
+
+
+def is_public(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
 
 
 class _HTTPConnection(_Tracked, HTTPConnection):
@@ -121,37 +185,64 @@ class Reply:
     _settings: Settings
     _deadline: float
     _cancel: CancelToken
+    _read_timeout: float
 
     @property
     def is_event_stream(self) -> bool:
         return "text/event-stream" in self.content_type
 
     def chunks(self) -> Iterator[bytes]:
-        """Body bytes as they arrive; raises RequestTimeout / NetworkError / Cancelled."""
-        raw = self._response.raw
-        while True:
-            self._cancel.check()
-            if time.monotonic() > self._deadline:
-                raise _deadline_error(self._settings)
-            try:
-                data = raw.read1(READ_SIZE)
-            except Exception as exc:  # urllib3 and http.client raise a zoo of types here
-                self._cancel.check()
-                raise _stream_error(exc, self._settings) from None
-            if not data:
-                return
-            yield data
+        """Decoded body bytes as they arrive; raises RequestTimeout / NetworkError / Cancelled."""
+        return _body(self._response, self._settings, self._deadline, self._cancel, self._read_timeout)
+
+
+def _body(response: requests.Response, settings: Settings, deadline: float, cancel: CancelToken,
+          read_timeout: float, what: str = "the relay") -> Iterator[bytes]:
+    decoder = encoding.Decoder(response.headers.get("Content-Encoding"))
+    raw = response.raw
+    while True:
+        cancel.check()
+        if time.monotonic() > deadline or cancel.expired:
+            raise _deadline_error(settings)
+        try:
+            data = raw.read1(READ_SIZE, decode_content=False)
+        except Exception as exc:  # urllib3 and http.client raise a zoo of types here
+            cancel.check()
+            if cancel.expired or time.monotonic() >= deadline - 0.05:
+                raise _deadline_error(settings) from None
+            raise _stream_error(exc, read_timeout, what) from None
+        if not data:
+            decoder.close()
+            return
+        yield from decoder.feed(data)
+
+
+def _headers(settings: Settings, accept: str, stream: bool) -> dict[str, str]:
+    headers = {"User-Agent": USER_AGENT, "Accept": accept,
+               # Streams ask for no compression: a compressing proxy holds SSE back until its buffer
+               # fills, which hides progress; whatever arrives compressed is decoded all the same.
+               "Accept-Encoding": "identity" if stream else encoding.ACCEPTED}
+    if settings.api_key:
+        headers["Authorization"] = f"Bearer {settings.api_key}"
+    lowered = {k.lower() for k in settings.extra_headers}
+    for name in [h for h in headers if h.lower() in lowered]:
+        del headers[name]  # the user's own header wins, e.g. an Authorization of another scheme
+    headers.update(settings.extra_headers)
+    return headers
 
 
 @contextmanager
 def open_call(settings: Settings, call: HttpCall, *, deadline: float, cancel: CancelToken) -> Iterator[Reply]:
     """Send ``call`` and yield the Reply of a 2xx answer; any other answer raises a BridgeError."""
     cancel.check()
-    headers = {"Authorization": f"Bearer {settings.api_key}", "User-Agent": USER_AGENT,
-               "Accept": "text/event-stream, application/json" if call.stream else "application/json"}
+    if time.monotonic() >= deadline:
+        raise _deadline_error(settings)
+    headers = _headers(settings, "text/event-stream, application/json" if call.stream else "application/json",
+                       call.stream)
     # The read timeout also bounds the wait for the first byte, so it never outlives the job's deadline.
     read_timeout = max(0.5, min(settings.idle_timeout, deadline - time.monotonic()))
-    kwargs: dict = {"headers": headers, "stream": True, "timeout": (settings.connect_timeout, read_timeout)}
+    kwargs: dict = {"headers": headers, "stream": True, "allow_redirects": False,
+                    "timeout": (min(settings.connect_timeout, read_timeout), read_timeout)}
     if call.json is not None:
         kwargs["json"] = call.json
     else:
@@ -159,70 +250,136 @@ def open_call(settings: Settings, call: HttpCall, *, deadline: float, cancel: Ca
         kwargs["files"] = [(part, (filename, data, mime)) for part, filename, data, mime in call.files]
     session = _session()
     reset = _ACTIVE_TOKEN.set(cancel)
-    try:
-        response = session.post(f"{settings.base_url}/{call.endpoint}", **kwargs)
-    except Exception as exc:
-        session.close()
-        cancel.check()
-        if isinstance(exc, requests.exceptions.ReadTimeout) and time.monotonic() >= deadline - 0.5:
-            raise _deadline_error(settings) from None
-        raise _connect_error(exc, settings) from None
-    finally:
-        _ACTIVE_TOKEN.reset(reset)
-    try:
-        content_type = response.headers.get("Content-Type", "")
-        lowered = {k.lower(): v for k, v in response.headers.items()}
-        request_id = next((lowered[h] for h in _REQUEST_ID_HEADERS if h in lowered), None)
-        if response.status_code == 102:
-            raise ProtocolError("The relay sent a 102 Processing keep-alive, which the HTTP client takes as the final "
-                                "answer; ask the relay to disable 102 keep-alives or use IMAGE_RELAY_API_MODE=images "
-                                "with partial images.", code="processing_102", status_code=102)
-        if not 200 <= response.status_code < 300:
-            body = _read_capped(response, settings, deadline, cancel)
-            error = error_from_body(response.status_code, content_type, body)
-            error.retry_after = _retry_after(lowered)
-            raise error
-        yield Reply(response.status_code, content_type, request_id, lowered, response, settings, deadline, cancel)
-    finally:
-        response.close()
-        session.close()
+    with watchdog(cancel, deadline):
+        try:
+            response = session.post(f"{settings.base_url}/{call.endpoint}", **kwargs)
+        except Exception as exc:
+            session.close()
+            cancel.check()
+            if cancel.expired or time.monotonic() >= deadline - 0.05:
+                raise _deadline_error(settings) from None
+            raise _connect_error(exc, settings, read_timeout=read_timeout) from None
+        finally:
+            _ACTIVE_TOKEN.reset(reset)
+        try:
+            content_type = response.headers.get("Content-Type", "")
+            lowered = {k.lower(): v for k, v in response.headers.items()}
+            request_id = next((lowered[h] for h in _REQUEST_ID_HEADERS if h in lowered), None)
+            if response.status_code == 102:
+                raise ProtocolError("The relay sent a 102 Processing keep-alive, which the HTTP client takes as the "
+                                    "final answer; ask the relay to disable 102 keep-alives or use "
+                                    "IMAGE_RELAY_API_MODE=images with partial images.", code="processing_102",
+                                    status_code=102)
+            if 300 <= response.status_code < 400:
+                raise RelayRejected(f"The relay answered HTTP {response.status_code}, a redirect, which the bridge does "
+                                    "not follow with your key; update IMAGE_RELAY_BASE_URL to the relay's current "
+                                    "address.", code="redirected", status_code=response.status_code)
+            if not 200 <= response.status_code < 300:
+                body = _read_capped(response, settings, deadline, cancel, read_timeout)
+                error = error_from_body(response.status_code, content_type, body)
+                error.retry_after = _retry_after(lowered)
+                raise error
+            yield Reply(response.status_code, content_type, request_id, lowered, response, settings, deadline, cancel,
+                        read_timeout)
+        finally:
+            response.close()
+            session.close()
 
 
-def download(url: str, settings: Settings, *, limit: int, cancel: CancelToken) -> bytes:
-    """Fetch an image URL a relay returned, without the API key, with a timeout and a size cap."""
+def download(url: str, settings: Settings, *, limit: int, cancel: CancelToken, deadline: float | None = None) -> bytes:
+    """Fetch an image link a relay returned: http(s) only, never with the key or extra headers,
+    never to a private address unless the relay itself is on one, redirects under the same rules,
+    within the job's deadline and ``limit`` bytes. Error text never quotes the link or its bytes."""
     cancel.check()
-    reset = _ACTIVE_TOKEN.set(cancel)
+    deadline = deadline if deadline is not None else time.monotonic() + settings.total_timeout
+    guard = _PeerGuard(allow_private=_relay_is_private(settings))
+    reset, reset_guard = _ACTIVE_TOKEN.set(cancel), _PEER_GUARD.set(guard)
+    what = "the image link the relay returned"
     try:
-        with _session() as session, session.get(url, stream=True, headers={"User-Agent": USER_AGENT},
-                                                timeout=(settings.connect_timeout, settings.idle_timeout)) as response:
-            if response.status_code != 200:
-                raise NetworkError(f"Downloading the image the relay linked to failed with HTTP {response.status_code}.",
-                                   code="download_failed", status_code=response.status_code, retryable=False)
-            data = bytearray()
-            for piece in response.iter_content(READ_SIZE):
-                cancel.check()
-                data += piece
-                if len(data) > limit:
-                    raise ProtocolError(f"The linked image is larger than {limit // 1048576} MB.", code="image_too_large")
-            return bytes(data)
-    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-        cancel.check()
-        raise _connect_error(exc, settings, what="the image link the relay returned") from None
+        with watchdog(cancel, deadline), _session() as session:
+            for _ in range(MAX_REDIRECTS + 1):
+                _check_link(url, guard)
+                read_timeout = max(0.5, min(settings.idle_timeout, deadline - time.monotonic()))
+                try:
+                    response = session.get(url, stream=True, allow_redirects=False, headers={
+                        "User-Agent": USER_AGENT, "Accept-Encoding": encoding.ACCEPTED},
+                        timeout=(min(settings.connect_timeout, read_timeout), read_timeout))
+                except Exception as exc:
+                    cancel.check()
+                    if guard.refused:
+                        raise _link_refused("points at a private or local network address") from None
+                    if cancel.expired or time.monotonic() >= deadline - 0.05:
+                        raise _deadline_error(settings) from None
+                    raise _connect_error(exc, settings, what=what, read_timeout=read_timeout) from None
+                with response:
+                    if response.is_redirect and response.headers.get("Location"):
+                        url = urljoin(url, response.headers["Location"])
+                        continue
+                    if response.status_code != 200:
+                        raise NetworkError(f"Downloading the image the relay linked to failed with HTTP "
+                                           f"{response.status_code}.", code="download_failed",
+                                           status_code=response.status_code, retryable=False)
+                    data = bytearray()
+                    for piece in _body(response, settings, deadline, cancel, read_timeout, what):
+                        data += piece
+                        if len(data) > limit:
+                            raise ProtocolError(f"The linked image is larger than {limit // 1048576} MB.",
+                                                code="image_too_large")
+                    return bytes(data)
+            raise _link_refused(f"redirected more than {MAX_REDIRECTS} times")
     finally:
         _ACTIVE_TOKEN.reset(reset)
+        _PEER_GUARD.reset(reset_guard)
 
 
-def _read_capped(response: requests.Response, settings: Settings, deadline: float, cancel: CancelToken) -> bytes:
-    body = bytearray()
-    reply = Reply(response.status_code, "", None, {}, response, settings, deadline, cancel)
+def _check_link(url: str, guard: _PeerGuard) -> None:
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise _link_refused("is not an http(s) link")
+    if parts.username or parts.password:
+        raise _link_refused("carries credentials")
+    if not parts.hostname:
+        raise _link_refused("has no host")
     try:
-        for piece in reply.chunks():
+        literal = ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        literal = None
+    if (literal is not None or parts.hostname.lower() == "localhost") and \
+            not guard.allows(str(literal or "127.0.0.1")):
+        raise _link_refused("points at a private or local network address")
+
+
+def _link_refused(why: str) -> ProtocolError:
+    return ProtocolError(f"The image link the relay returned {why}, so the bridge did not fetch it.",
+                         code="unsafe_link")
+
+
+def _relay_is_private(settings: Settings) -> bool:
+    """True when the relay itself is on a loopback, link-local or private address."""
+    host = urlsplit(settings.base_url or "").hostname or ""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return not is_public(str(ipaddress.ip_address(host)))
+    except ValueError:
+        pass
+    try:
+        return any(not is_public(info[4][0]) for info in socket.getaddrinfo(host, None))
+    except OSError:
+        return False
+
+
+def _read_capped(response: requests.Response, settings: Settings, deadline: float, cancel: CancelToken,
+                 read_timeout: float) -> bytes:
+    body = bytearray()
+    try:
+        for piece in _body(response, settings, deadline, cancel, read_timeout):
             body += piece
             if len(body) >= ERROR_BODY_LIMIT:
                 break
-    except NetworkError:
+    except (NetworkError, ProtocolError):
         pass  # the status alone still tells what happened
-    return bytes(body)
+    return bytes(body[:ERROR_BODY_LIMIT])
 
 
 def _retry_after(headers: dict[str, str]) -> float | None:
@@ -236,22 +393,30 @@ def _retry_after(headers: dict[str, str]) -> float | None:
     return None
 
 
-def _connect_error(exc: BaseException, settings: Settings, what: str = "the relay") -> NetworkError:
+def _connect_error(exc: BaseException, settings: Settings, what: str = "the relay",
+                   read_timeout: float | None = None) -> NetworkError:
+    fix = "check IMAGE_RELAY_BASE_URL and the network" if what == "the relay" else "the relay's file host may be down"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return RequestTimeout(f"Could not connect to {what} within {settings.connect_timeout:g} s; check the network "
-                              "and IMAGE_RELAY_BASE_URL.", code="connect_timeout")
+        return RequestTimeout(f"Could not connect to {what} within {settings.connect_timeout:g} s; {fix}.",
+                              code="connect_timeout")
     if isinstance(exc, requests.exceptions.ReadTimeout):
-        return RequestTimeout(f"{what[0].upper()}{what[1:]} sent nothing for {settings.idle_timeout:g} s after the "
-                              "request; it may be buffering the whole answer until the image is done. Raise "
-                              "IMAGE_RELAY_IDLE_TIMEOUT for slow relays.", code="idle_timeout")
+        waited = read_timeout if read_timeout is not None else settings.idle_timeout
+        return RequestTimeout(f"{what[0].upper()}{what[1:]} sent nothing for {waited:g} s after the request; it may "
+                              "be buffering the whole answer until the image is done. Raise IMAGE_RELAY_IDLE_TIMEOUT "
+                              "for slow relays.", code="idle_timeout")
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema |
                   requests.exceptions.InvalidSchema):
+        if what != "the relay":
+            return _link_refused("is not a valid http(s) link")
         return NetworkError("IMAGE_RELAY_BASE_URL is not a valid http(s) URL.", code="invalid_url", retryable=False)
     text = repr(exc)
+    if "RemoteDisconnected" in text or "without response" in text or "BadStatusLine" in text:
+        return NetworkError(f"{what[0].upper()}{what[1:]} accepted the connection, then closed it without answering; "
+                            "it may have crashed or refused the request. Try again later.",
+                            code="connection_closed", retryable=False)
     refused = "refused" in text.lower() or "NameResolution" in text or "getaddrinfo" in text.lower()
-    return NetworkError(f"Cannot reach {what}: {'connection refused or host not found' if refused else 'the connection failed'}. "
-                        "Check IMAGE_RELAY_BASE_URL and the network.",
-                        code="cannot_connect", retryable=refused)
+    return NetworkError(f"Cannot reach {what}: {'connection refused or host not found' if refused else 'the connection failed'}; "
+                        f"{fix}.", code="cannot_connect", retryable=refused)
 
 
 def _deadline_error(settings: Settings) -> RequestTimeout:
@@ -259,11 +424,11 @@ def _deadline_error(settings: Settings) -> RequestTimeout:
                           "IMAGE_RELAY_TIMEOUT or --timeout for slow relays.", code="deadline")
 
 
-def _stream_error(exc: BaseException, settings: Settings) -> NetworkError:
+def _stream_error(exc: BaseException, read_timeout: float, what: str = "the relay") -> NetworkError:
     if isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
-        return RequestTimeout(f"The relay stopped sending: no bytes for {settings.idle_timeout:g} s. Raise "
+        return RequestTimeout(f"{what[0].upper()}{what[1:]} stopped sending: no bytes for {read_timeout:g} s. Raise "
                               "IMAGE_RELAY_IDLE_TIMEOUT if this relay goes quiet for long.", code="idle_timeout")
-    return NetworkError("The connection to the relay broke while the answer was arriving.", code="connection_broken")
+    return NetworkError(f"The connection to {what} broke while the answer was arriving.", code="connection_broken")
 
 
 @dataclass(frozen=True)
@@ -277,12 +442,26 @@ class ProbeAnswer:
 def probe(settings: Settings, method: str, path: str, *, json: dict | None = None,
           files: list[tuple[str, tuple[str, bytes, str]]] | None = None) -> ProbeAnswer:
     """One small request whose answer is only inspected (doctor); never raises for HTTP errors."""
-    headers = {"Authorization": f"Bearer {settings.api_key}", "User-Agent": USER_AGENT, "Accept": "application/json"}
+    timeout = min(settings.idle_timeout, settings.total_timeout, 30.0)
+    deadline, cancel = time.monotonic() + timeout, CancelToken()
+    reset = _ACTIVE_TOKEN.set(cancel)
     try:
-        with _session() as session, session.request(
-                method, f"{settings.base_url}{path}", headers=headers, json=json, files=files, stream=True,
-                timeout=(settings.connect_timeout, min(settings.idle_timeout, 30.0))) as response:
-            body = response.raw.read(ERROR_BODY_LIMIT, decode_content=True) or b""
-            return ProbeAnswer(response.status_code, response.headers.get("Content-Type", ""), body)
+        with watchdog(cancel, deadline), _session() as session, session.request(
+                method, f"{settings.base_url}{path}", headers=_headers(settings, "application/json", False),
+                json=json, files=files, stream=True, allow_redirects=False,
+                timeout=(min(settings.connect_timeout, timeout), timeout)) as response:
+            body = bytearray()
+            try:
+                for piece in _body(response, settings, deadline, cancel, timeout):
+                    body += piece
+                    if len(body) >= ERROR_BODY_LIMIT:
+                        break
+            except (NetworkError, ProtocolError):
+                pass  # the status still tells
+            return ProbeAnswer(response.status_code, response.headers.get("Content-Type", ""),
+                               bytes(body[:ERROR_BODY_LIMIT]))
     except Exception as exc:  # translated below; the text of foreign errors carries the URL
-        return ProbeAnswer(None, "", b"", problem=_connect_error(exc, settings).message)
+        problem = _deadline_error(settings).message if cancel.expired else _connect_error(exc, settings).message
+        return ProbeAnswer(None, "", b"", problem=problem)
+    finally:
+        _ACTIVE_TOKEN.reset(reset)

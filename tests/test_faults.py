@@ -39,7 +39,7 @@ MATRIX = [
     ("cut-after-partial", [], 9, "stream_broken", "partial image"),
     ("big-event-cut", ["--size", "256x256"], 7, "truncated_event", "64 KiB"),
     ("processing-102", [], 7, "processing_102", "102 Processing"),
-    ("drop", [], 6, "cannot_connect", "Cannot reach the relay"),
+    ("drop", [], 6, "connection_closed", "closed it without answering"),
     ("no-responses-route", [], 4, "rejected", "HTTP 404"),
     ("edits-501", ["--api-mode", "images", "--image", "{png}"], 4, "not_implemented", "501"),
     # relay quirks that must still give an image
