@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from contextlib import ExitStack
 from typing import TextIO
 
 from . import __version__
-from .config import API_MODES, BACKGROUNDS, OUTPUT_FORMATS, QUALITIES, REQUEST_POLICIES, load_settings
+from .config import API_MODES, BACKGROUNDS, OUTPUT_FORMATS, QUALITIES, REQUEST_POLICIES, STREAM_CHOICES, load_settings
 from .core import generate_image
-from .errors import BridgeError, Cancelled, InputError
+from .errors import BridgeError, Cancelled, ExitCode, InputError
 from .job import GenerationRequest
 from .progress import Progress
 from .result import GenerationResult
@@ -40,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--request-policy", choices=REQUEST_POLICIES, help="openai or compat (IMAGE_RELAY_REQUEST_POLICY)")
     g.add_argument("--model", help="image model (IMAGE_RELAY_IMAGE_MODEL)")
     g.add_argument("--text-model", help="text model for the Responses API (IMAGE_RELAY_TEXT_MODEL)")
+    g.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
+                   help="extra request header for a gateway (repeatable; IMAGE_RELAY_EXTRA_HEADERS); a secret")
+    g.add_argument("--stream", choices=STREAM_CHOICES, help="auto, true or false: false never streams, for gateways "
+                   "that cannot pass server-sent events on (IMAGE_RELAY_STREAM)")
     g.add_argument("--timeout", type=float, metavar="SECONDS", help="total time limit (IMAGE_RELAY_TIMEOUT)")
     g.add_argument("--env-file", metavar="F", help="read settings from this env file (IMAGE_RELAY_ENV_FILE)")
     g.add_argument("--emulator", action="store_true", help="run against the built-in relay emulator: no key, no network")
@@ -69,18 +75,53 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Signalled(BaseException):
+    """SIGTERM or SIGHUP, raised in the main thread like KeyboardInterrupt is for SIGINT."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+_SIGNALS = {"SIGTERM": (ExitCode.TERMINATED, "Terminated (SIGTERM)"), "SIGHUP": (ExitCode.HANGUP, "Hung up (SIGHUP)")}
+
+
+def _raise_signalled(signum: int, _frame) -> None:
+    raise _Signalled(signum)
+
+
+def _install_signal_handlers() -> dict:
+    previous = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous  # signal handlers can only be set in the main thread (tests call main in threads)
+    for name in _SIGNALS:
+        number = getattr(signal, name, None)
+        if number is not None:
+            previous[number] = signal.signal(number, _raise_signalled)
+    return previous
+
+
 def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: TextIO | None = None,
          stderr: TextIO | None = None) -> int:
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
     cancel = CancelToken()
+    previous = _install_signal_handlers()
     try:
-        result = _run(argv, stdin, stderr, cancel)
-    except BridgeError as error:
-        result = GenerationResult(ok=False, elapsed_seconds=0.0, error=error.to_dict(), exit_code=int(error.exit_code))
-    except KeyboardInterrupt:
-        cancel.cancel()
-        error = Cancelled("Interrupted; nothing more was sent.")
-        result = GenerationResult(ok=False, elapsed_seconds=0.0, error=error.to_dict(), exit_code=int(error.exit_code))
+        try:
+            result = _run(argv, stdin, stderr, cancel)
+        except BridgeError as error:
+            result = GenerationResult(ok=False, elapsed_seconds=0.0, error=error.to_dict(),
+                                      exit_code=int(error.exit_code))
+        except (KeyboardInterrupt, _Signalled) as stop:
+            cancel.cancel()
+            exit_code, what = (ExitCode.INTERRUPTED, "Interrupted") if isinstance(stop, KeyboardInterrupt) else \
+                _SIGNALS[signal.Signals(stop.signum).name]
+            error = Cancelled(f"{what}; nothing more was sent, and partial images already received were kept.",
+                              exit_code=exit_code)
+            result = GenerationResult(ok=False, elapsed_seconds=0.0, error=error.to_dict(), exit_code=int(exit_code))
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     if result.error:
         print(f"{PROG}: error: {result.error['message']}", file=stderr, flush=True)
     stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
@@ -93,7 +134,8 @@ def _run(argv: list[str] | None, stdin: TextIO, stderr: TextIO, cancel: CancelTo
     prompt = _prompt(args, stdin)
     flags = {"IMAGE_RELAY_API_MODE": args.api_mode, "IMAGE_RELAY_REQUEST_POLICY": args.request_policy,
              "IMAGE_RELAY_IMAGE_MODEL": args.model, "IMAGE_RELAY_TEXT_MODEL": args.text_model,
-             "IMAGE_RELAY_OUTPUT_DIR": args.output_dir,
+             "IMAGE_RELAY_OUTPUT_DIR": args.output_dir, "IMAGE_RELAY_STREAM": args.stream,
+             "IMAGE_RELAY_EXTRA_HEADERS": "\n".join(args.header) or None,
              "IMAGE_RELAY_TIMEOUT": None if args.timeout is None else str(args.timeout)}
     with ExitStack() as stack:
         if args.emulator:

@@ -4,15 +4,17 @@ flags/env -> Settings -> Job -> HttpCall -> bytes -> events -> Signals -> files 
 """
 from __future__ import annotations
 
+import re
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from . import store
 from .config import Settings, require
-from .errors import BridgeError, ConfigError, NetworkError, ProtocolError, StreamBroken, redact
+from .errors import BridgeError, ConfigError, NetworkError, ProtocolError, RelayFailure, StreamBroken, redact
 from .job import GenerationRequest, Job, prepare_job
 from .negotiate import Memory, unsupported_parameter
-from .progress import ProgressCallback, Reporter
+from .progress import Heartbeat, ProgressCallback, Reporter
 from .rawlog import RawLog
 from .receive import Receiver, Saver
 from .request import IMAGES, RESPONSES, build_call
@@ -63,6 +65,7 @@ class _Run:
     def _prepare_output(self) -> None:
         job = self.job
         store.ensure_dir(job.output_dir)
+        store.remove_stale_temps(job.output_dir)
         stem = store.new_stem(job.original_prompt, job.output_name)
         self.saver = Saver(job.output_dir, stem)
         self.rawlog = RawLog(job.output_dir / "logs" / f"{stem}.log", self.settings.secrets)
@@ -72,6 +75,9 @@ class _Run:
         mode = configured
         if configured == "auto":
             mode = IMAGES if job.n > 1 else RESPONSES
+        if self.settings.stream == "false" and job.partial_images:
+            self.warnings.append(f"IMAGE_RELAY_STREAM=false: the {job.partial_images} partial image(s) asked for need a "
+                                 "stream, so none were requested.")
         if mode == RESPONSES and job.n > 1:
             self.warnings.append(f"The Responses API makes one image per call; {job.n} were asked for and 1 is made. "
                                  "Use IMAGE_RELAY_API_MODE=images or auto for several.")
@@ -109,6 +115,9 @@ class _Run:
                 attempt["outcome"] = error.code
                 if self.receiver is not None and self.receiver.started_stream:
                     error.stream_started = True
+                if call.stream and _gateway_cannot_stream(error):
+                    error.message += (" If a gateway sits in front of the relay and cannot pass streams on, set "
+                                      "IMAGE_RELAY_STREAM=false.")
                 param = None if negotiated else unsupported_parameter(error, _sent(call))
                 if param:
                     negotiated = True
@@ -157,8 +166,9 @@ class _Run:
         self.reporter.emit("connecting", f"Sending the request to the relay ({mode} mode, POST {call.path}).")
         deadline = self.started + self.settings.total_timeout
         self.receiver = Receiver(self.job, self.saver, self.reporter, self.rawlog, self.cancel, self.settings,
-                                 self.warnings)
-        with open_call(self.settings, call, deadline=deadline, cancel=self.cancel) as reply:
+                                 self.warnings, deadline)
+        with Heartbeat(self.reporter) if not call.stream else nullcontext(), \
+                open_call(self.settings, call, deadline=deadline, cancel=self.cancel) as reply:
             self.request_id = reply.request_id or self.request_id
             self.rawlog.response(reply.status, reply.headers)
             self.reporter.emit("connected", f"Connected; the relay answered HTTP {reply.status}.")
@@ -186,7 +196,10 @@ class _Run:
             self.warnings.append(f"The connection ended with an error after the image was saved: {error.message}")
             return self._success()
         best = saver.best_partial() if saver is not None else None
-        if best is not None and isinstance(error, (NetworkError, ProtocolError)):
+        if best is not None and error.code in ("bad_image", "too_large", "image_too_large", "unsafe_link"):
+            # The final image failed its check: it is not published, and a partial is not a final.
+            error.message += f" The best partial image ({best.path.name}) was kept."
+        elif best is not None and isinstance(error, (NetworkError, ProtocolError)):
             error = StreamBroken(f"The stream broke after {len(saver.partials)} partial image(s); the best partial "
                                  f"was kept. Cause: {error.message}", status_code=error.status_code)
         image_paths = (str(best.path),) if best is not None and isinstance(error, StreamBroken) else ()
@@ -231,6 +244,16 @@ class _Run:
                 "image_model": self.settings.image_model, "usage": outcome.usage})
         summary["elapsed_seconds"] = round(time.monotonic() - self.started, 3)
         return summary
+
+
+def _gateway_cannot_stream(error: BridgeError) -> bool:
+    """A streamed call that failed the way gateways fail on streams: a bare 500 before any stream
+    byte (LiteLLM on an images stream, Portkey on any SSE), a complaint about streaming, or an
+    answer that is neither a stream nor JSON. Upstream error pages passed on are not that."""
+    if error.stream_started or "HTML error page" in error.message:
+        return False
+    return (isinstance(error, RelayFailure) and error.status_code == 500) or error.code == "unexpected_content" \
+        or re.search(r"\bstream", error.message, re.I) is not None
 
 
 def _sent(call) -> set[str]:

@@ -2,11 +2,17 @@
 
 It shows each setting and where it came from (the key and the relay's host never appear),
 checks the relay and the key with ``GET /models``, probes which image routes exist with
-requests the relay must reject before generating anything, and names the API mode to use.
+requests the relay must reject before generating anything, checks the configured models
+against the relay's list, and names the API mode to use.
+
+It does not lie: a route counts as present only on evidence specific to that route (a
+rejection that names what the probe left out), never because every path answers the same
+error, as gateways do for a wrong key or a missing header. Exit 0 ready, 1 not ready.
 """
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import re
 import sys
@@ -22,7 +28,15 @@ from .transport import probe
 ROUTES = (("responses", "POST", "/responses"), ("images/generations", "POST", "/images/generations"),
           ("images/edits", "POST", "/images/edits"))
 NO_ROUTE = (404, 405, 501)
-
+NO_MODEL_LIST = (404, 405)  # relays without /models still work; their models cannot be checked
+# Known gateway answers and what fixes them (gateways.md).
+_FIXES = (
+    (re.compile(r"no connected db", re.I),
+     "LiteLLM answers this for a key it does not know (it has no database for virtual keys): use its master key "
+     "or a key it issued as IMAGE_RELAY_API_KEY."),
+    (re.compile(r"x-portkey|header", re.I),
+     "The gateway needs headers of its own: set IMAGE_RELAY_EXTRA_HEADERS (README, Behind a gateway)."),
+)
 
 @dataclass
 class Report:
@@ -66,23 +80,79 @@ def diagnose(settings: Settings) -> Report:
         report.verdict = f"The relay cannot be reached: {models.problem}"
         return report
     if models.status in (401, 403):
-        report.verdict = "The relay refused the API key; check IMAGE_RELAY_API_KEY."
+        report.verdict = f"The relay refused the API key: {report.checks[-1]['relay_says']}"
+        if "IMAGE_RELAY_API_KEY" not in report.verdict:
+            report.verdict += " Check IMAGE_RELAY_API_KEY."
         return report
     if _is_html(models):
         report.verdict = ("The base URL answers with a web page, not the API: IMAGE_RELAY_BASE_URL must be the API "
                           "base, usually ending in /v1.")
         return report
-    report.image_models = _image_models(models.body)
+    listed = _model_ids(models.body) if 200 <= models.status < 300 else None
+    if listed is None and models.status not in NO_MODEL_LIST:
+        report.verdict = _failed_verdict("GET /models", models.status, report.checks[-1].get("relay_says"))
+        return report
+    report.image_models = sorted(i for i in listed or () if _IMAGE_MODEL.search(i))
+    answers = []
     for label, method, path in ROUTES:
         # Invalid on purpose (no prompt, no image): a relay rejects these before generating anything.
         answer = probe(settings, method, path, files=[("model", (None, b"probe", "text/plain"))]) \
             if label == "images/edits" else probe(settings, method, path, json={})
         report.checks.append(_check(label, answer, settings))
-        report.routes[label] = None if answer.status is None else (
-            answer.status not in NO_ROUTE and not _is_html(answer) and answer.status not in (401, 403))
+        answers.append((label, answer))
+    said = [(a.status, c.get("relay_says")) for (_, a), c in zip(answers, report.checks[1:])]
+    if len(set(said)) == 1 and said[0][0] is not None and not 200 <= said[0][0] < 300 \
+            and said[0][0] not in NO_ROUTE:
+        # Every route answered alike: that is the gateway speaking, not the routes.
+        report.verdict = _failed_verdict("every probe", said[0][0], said[0][1])
+        return report
+    for (label, answer), (status, message) in zip(answers, said):
+        report.routes[label] = None if status is None else _route_present(answer, message, said)
     report.api_mode, report.verdict = _verdict(report.routes, settings)
+    if report.api_mode is not None and listed is not None:
+        missing = _missing_models(settings, report.api_mode, listed)
+        if missing:
+            report.api_mode, report.verdict = None, missing
     report.ok = report.api_mode is not None
     return report
+
+
+_IMAGE_MODEL = re.compile(r"image|dall-e|imagen|flux|seedream|sdxl|stable", re.I)
+
+
+def _route_present(answer, message: str | None, said: list) -> bool:
+    """Evidence specific to this route: a success, or a rejection no other probe got."""
+    status = answer.status
+    if status in NO_ROUTE or status in (401, 403) or _is_html(answer):
+        return False
+    if 200 <= status < 300:
+        return True
+    return 400 <= status < 500 and status not in (408, 429) and sum(1 for s in said if s == (status, message)) == 1
+
+
+def _failed_verdict(what: str, status: int, relay_says: str | None) -> str:
+    text = relay_says or f"HTTP {status}"
+    fix = next((fix for pattern, fix in _FIXES if pattern.search(text)), None)
+    if fix is None:
+        fix = ("The relay or gateway is failing; try again later or ask whoever runs it." if status >= 500 else
+               "Check IMAGE_RELAY_BASE_URL (the API base, usually ending in /v1), IMAGE_RELAY_API_KEY and, behind a "
+               "gateway, IMAGE_RELAY_EXTRA_HEADERS.")
+    return f"The relay is not ready: {what} answered HTTP {status}: {text} {fix}"
+
+
+def _missing_models(settings: Settings, mode: str, listed: list[str]) -> str | None:
+    wanted = [("text_model", settings.text_model)] if mode == "responses" else []
+    if settings.image_model:
+        wanted.append(("image_model", settings.image_model))
+    problems = []
+    for name, model in wanted:
+        if model and model not in listed:
+            near = difflib.get_close_matches(model, listed, n=3, cutoff=0.5)
+            problems.append(f"{variable(name)}={model} is not among the relay's models"
+                            + (f" (nearest: {', '.join(near)})" if near else ""))
+    if not problems:
+        return None
+    return "; ".join(problems) + ". Set the model names the relay lists (GET /models), or every generation will fail."
 
 
 def _verdict(routes: dict[str, bool | None], settings: Settings) -> tuple[str | None, str]:
@@ -120,13 +190,12 @@ def _is_html(answer) -> bool:
     return "html" in answer.content_type.lower() or answer.body.lstrip()[:15].lower().startswith((b"<!doctype", b"<html"))
 
 
-def _image_models(body: bytes) -> list[str]:
+def _model_ids(body: bytes) -> list[str] | None:
     try:
         data = json.loads(body)
-        ids = [str(m.get("id")) for m in data.get("data", []) if isinstance(m, dict)]
-    except (ValueError, AttributeError):
-        return []
-    return sorted(i for i in ids if re.search(r"image|dall-e|imagen|flux|seedream|sdxl|stable", i, re.I))
+        return [str(m.get("id")) for m in data.get("data", []) if isinstance(m, dict) and m.get("id")]
+    except (ValueError, AttributeError, TypeError):
+        return None
 
 
 def render(report: Report, out: TextIO) -> None:
@@ -156,7 +225,7 @@ def main(argv: list[str] | None = None, *, stdout: TextIO | None = None) -> int:
     except BridgeError as error:
         stdout.write(json.dumps({"ok": False, "verdict": error.message}) + "\n" if args.json else
                      f"Verdict: {error.message}\n")
-        return int(error.exit_code)
+        return 1
     report = diagnose(settings)
     if args.json:
         stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")

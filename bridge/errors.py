@@ -135,12 +135,13 @@ class Cancelled(BridgeError):
 
 
 # Credential shapes a relay or gateway may quote back, whoever's key it is: OpenAI-style keys
-# (sk-..., sk-proj-...), bearer tokens, and long opaque tokens that mix letters and digits.
+# (sk-..., sk-proj-...), bearer tokens, and long opaque tokens that mix letters and digits
+# (hyphenated runs such as file names are words, not tokens).
 # Object ids (resp_..., req_..., ig_...) look like the last kind but help troubleshooting.
 _CREDENTIALS = re.compile(
     r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{6,}"
     r"|\b(?:sk|pk|rk)[-_][A-Za-z0-9._*-]{4,}[A-Za-z0-9*]"
-    r"|\b(?=[A-Za-z0-9_-]*[0-9])(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{32,}\b")
+    r"|\b(?=[A-Za-z0-9_]*[0-9])(?=[A-Za-z0-9_]*[A-Za-z])[A-Za-z0-9_]{32,}\b")
 _ID_PREFIXES = ("resp_", "req_", "msg_", "ig_", "rs_", "file_", "call_", "chatcmpl-", "img_")
 
 

@@ -28,8 +28,9 @@ def check_image(data: bytes, what: str = "The image") -> ImageInfo:
     """Format and dimensions from the bytes; raise ProtocolError (bad_image) unless whole and plausible."""
     info = read_info(data)
     if info is None:
-        raise ProtocolError(f"{what} the relay returned is not a PNG, JPEG, WebP or GIF "
-                            f"({len(data)} bytes starting {data[:8].hex()}).", code="bad_image")
+        # Never quote the bytes: a link may have fetched something private.
+        raise ProtocolError(f"{what} the relay returned is not a PNG, JPEG, WebP or GIF ({len(data)} bytes).",
+                            code="bad_image")
     if info.width > MAX_SIDE or info.height > MAX_SIDE or info.width * info.height > MAX_PIXELS:
         raise ProtocolError(f"{what} claims {info.size} pixels, beyond the limit of {MAX_SIDE} per side and "
                             f"{MAX_PIXELS // 1_000_000} megapixels; it is not taken as an image.", code="bad_image")

@@ -1,6 +1,7 @@
 """Progress of one job, from what the relay really sends: one source for the CLI and the MCP server."""
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,3 +45,25 @@ class Reporter:
         self.last_time = time.monotonic()
         if self._callback is not None:
             self._callback(Progress(stage, message, round(self.elapsed(), 1), self.step, self.total))
+
+
+class Heartbeat:
+    """While the relay is silent (a whole JSON answer being prepared), say so every ``every`` seconds."""
+
+    def __init__(self, reporter: Reporter, every: float = 10.0) -> None:
+        self._reporter, self._every = reporter, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="image-relay-heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(1.0)
+
+    def _run(self) -> None:
+        while not self._stop.wait(max(0.1, self._every - (time.monotonic() - self._reporter.last_time))):
+            if time.monotonic() - self._reporter.last_time >= self._every:
+                self._reporter.emit("waiting", f"Waiting for the relay's answer ({self._reporter.elapsed():.0f} s so far).")

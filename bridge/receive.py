@@ -19,8 +19,9 @@ from .rawlog import RawLog
 from .sse import iter_events
 from .transport import CancelToken, Reply, download
 
-BODY_LIMIT = 256 * 1024 * 1024
-DOWNLOAD_LIMIT = 64 * 1024 * 1024
+BODY_LIMIT = 256 * 1024 * 1024  # one whole JSON answer (up to 10 images)
+IMAGE_LIMIT = 64 * 1024 * 1024  # one image, decoded, from base64 or a link
+MAX_EVENTS = 100_000  # events in one stream, keep-alives included
 
 
 @dataclass
@@ -70,9 +71,9 @@ class Tally:
 
 class Receiver:
     def __init__(self, job: Job, saver: Saver, reporter: Reporter, rawlog: RawLog, cancel: CancelToken,
-                 settings, warnings: list[str]) -> None:
+                 settings, warnings: list[str], deadline: float) -> None:
         self.job, self.saver, self.reporter, self.rawlog = job, saver, reporter, rawlog
-        self.cancel, self.settings, self.warnings = cancel, settings, warnings
+        self.cancel, self.settings, self.warnings, self.deadline = cancel, settings, warnings, deadline
         self.interpreter = Interpreter()
         self.tally = Tally()
         self._opened = time.monotonic()
@@ -98,7 +99,12 @@ class Receiver:
 
     def _consume_stream(self, reply: Reply) -> None:
 
+        count = 0
         for event in iter_events(self._chunks(reply), on_block=self._on_block):
+            count += 1
+            if count > MAX_EVENTS:
+                raise ProtocolError(f"The relay sent more than {MAX_EVENTS} events without finishing the image; the "
+                                    "bridge stopped reading.", code="too_many_events")
             now = time.monotonic()
             self.tally.first_event = self.tally.first_event or now
             self.tally.last_event = now
@@ -118,7 +124,8 @@ class Receiver:
         for piece in self._chunks(reply):
             body += piece
             if len(body) > BODY_LIMIT:
-                raise ProtocolError("The relay's answer is larger than 256 MB.", code="too_large")
+                raise ProtocolError(f"The relay's answer is larger than {BODY_LIMIT >> 20} MB (after decompression); "
+                                    "the bridge stopped reading it.", code="too_large")
         self.rawlog.body(bytes(body) + b"\n")
         text = bytes(body).strip()  # relays pad JSON with keep-alive whitespace (R22)
         if not text:
@@ -185,12 +192,14 @@ class Receiver:
         self.reporter.emit("saved", f"Saved {saved.path}.")
 
     def _payload(self, signal: Signal) -> bytes:
-        if signal.b64:
-            return decode_base64(signal.b64)
-        if signal.url and signal.url.startswith("data:"):
-            return decode_base64(signal.url)
+        inline = signal.b64 or (signal.url if signal.url and signal.url.startswith("data:") else None)
+        if inline:
+            if len(inline) // 4 * 3 > IMAGE_LIMIT + 3:
+                raise ProtocolError(f"The relay sent an image larger than {IMAGE_LIMIT >> 20} MB; it was not saved.",
+                                    code="too_large")
+            return decode_base64(inline)
         if signal.url:
-            return download(signal.url, self.settings, limit=DOWNLOAD_LIMIT, cancel=self.cancel)
+            return download(signal.url, self.settings, limit=IMAGE_LIMIT, cancel=self.cancel, deadline=self.deadline)
         raise ProtocolError("The relay sent an image event without image data.", code="no_image")
 
     def _note_buffering(self) -> None:

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 
 from sseclient import SSEClient
 
+from .errors import ProtocolError
+
+MAX_EVENT_BYTES = 96 * 1024 * 1024  # one event: a 64 MiB image as base64 plus its envelope
 _BOM = b"\xef\xbb\xbf"
 _FIELDS = (b"data", b"event", b"id", b"retry", b":")
 
@@ -29,7 +32,8 @@ class ServerEvent:
 class EventBlocks:
     """Incremental splitter: bytes in, complete LF-terminated event blocks out."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = MAX_EVENT_BYTES) -> None:
+        self._limit = limit
         self._buf = bytearray()
         self._scan = 0
         self._pending_cr = False
@@ -53,6 +57,10 @@ class EventBlocks:
             end = self._buf.find(b"\n\n", max(self._scan - 1, 0))
             if end < 0:
                 self._scan = len(self._buf)
+                if len(self._buf) > self._limit:
+                    # A line that never ends would otherwise grow without bound.
+                    raise ProtocolError(f"The relay sent one stream event larger than {self._limit >> 20} MB; "
+                                        "the bridge stopped reading it.", code="too_large")
                 return blocks
             blocks.append(_normalise(bytes(self._buf[: end + 2])))
             del self._buf[: end + 2]

@@ -12,6 +12,9 @@ from pathlib import Path
 from .errors import StorageError
 
 SLUG_LENGTH = 40
+STALE_SECONDS = 3600
+# write_new's temporary names: ".<stem>.<pid>.<8 hex>.tmp"
+_TEMP_NAME = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp$")
 
 
 def slugify(text: str) -> str:
@@ -36,6 +39,26 @@ def ensure_dir(directory: Path) -> Path:
         raise StorageError(f"The output directory {directory} is not writable; choose another with --output-dir "
                            "or IMAGE_RELAY_OUTPUT_DIR.")
     return directory
+
+
+def remove_stale_temps(directory: Path, now: float | None = None) -> int:
+    """Delete this bridge's own temp files older than an hour (left by a killed process)."""
+    now = time.time() if now is None else now
+    removed = 0
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not _TEMP_NAME.match(entry.name):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and now - entry.stat(follow_symlinks=False).st_mtime > STALE_SECONDS:
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            continue  # another process removed it, or it is not ours to remove
+    return removed
 
 
 def write_new(directory: Path, base: str, ext: str, data: bytes) -> Path:

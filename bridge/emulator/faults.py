@@ -19,11 +19,12 @@ STREAM_FAULTS = frozenset(
         "error-event-flat", "error-event-nested", "error-data-only", "response-failed",
         "response-failed-moderation", "response-incomplete", "item-failed", "text-only",
         "cut-after-partial", "no-final", "bad-image", "invalid-base64", "downscale", "n-downgrade",
-        "stall", "buffered", "big-event-cut",
+        "stall", "buffered", "big-event-cut", "huge-dims", "truncated-png", "file-link", "endless-line",
     }
 )
 # Faults handled by the request handler itself (routing and the connection).
-HANDLER_FAULTS = frozenset({"drop", "processing-102", "no-responses-route", "edits-501", "unknown-param"})
+HANDLER_FAULTS = frozenset({"drop", "processing-102", "no-responses-route", "edits-501", "unknown-param",
+                            "redirect", "gzip-bomb"})
 
 
 @dataclass
@@ -96,6 +97,21 @@ def canned_fault(name: str, token: str) -> Canned | None:
                            "code": "image_stream_failed"}}
         # The leading space is the relay's early flush that committed the 200 (R11).
         return Canned(200, b" " + _compact(inner).encode())
+    if name == "gateway-html-json":
+        # LiteLLM wraps an upstream page into its own JSON error (gateways.md).
+        page = cloudflare_page(502, "Bad gateway", "The web server reported a bad gateway error.").decode()
+        message = f"litellm.BadGatewayError: BadGatewayError: OpenAIException - {page}"
+        return canned_json(502, error_body(message, None, code="502"))
+    if name == "gateway-html-message":
+        page = cloudflare_page(502, "Bad gateway", "The web server reported a bad gateway error.").decode()
+        return canned_json(500, {"html-message": page})  # Portkey's wrapping
+    if name == "gateway-upstream-401":
+        message = ("litellm.AuthenticationError: AuthenticationError: OpenAIException - Incorrect API key provided: "
+                   "sk-upstr-9f8e7d6c5b4a39281706. You can find your API key at https://platform.openai.com/account/api-keys.")
+        return canned_json(401, error_body(message, None, code="401"))
+    if name == "same-400":
+        # A gateway that answers everything alike, e.g. LiteLLM without a database for an unknown key.
+        return canned_json(400, error_body("No connected db.", "no_db_connection", code="400"))
     if name == "error-sse-content-type":
         inner = _compact({"error": {"message": "Invalid prompt", "type": "invalid_request_error"}})
         body = _compact({"error": {"message": inner, "type": "invalid_request_error"}}).encode()
@@ -122,6 +138,7 @@ CANNED_FAULTS = frozenset(
     {
         "http-400-json", "http-401", "moderation", "quota", "rate-limit", "http-500-json", "http-502-html",
         "http-503-retry-after", "http-524-html", "html-200", "error-200", "error-sse-content-type",
+        "gateway-html-json", "gateway-html-message", "gateway-upstream-401", "same-400",
     }
 )
 ALL_FAULTS = CANNED_FAULTS | HANDLER_FAULTS | STREAM_FAULTS

@@ -17,6 +17,22 @@ from .records import RecordedRequest
 from .responses import ResponseBuilder
 from .wire import Writer, play
 
+_BOMB: bytes | None = None
+
+
+def gzip_bomb(size: int = 320 * 1024 * 1024) -> bytes:
+    """gzip of a JSON body of ``size`` bytes; made once (about 0.3 MB)."""
+    global _BOMB
+    if _BOMB is None:
+        import zlib
+        packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+        parts = [packer.compress(b'{"data":[{"b64_json":"')]
+        block = b"A" * (1 << 20)
+        parts += [packer.compress(block) for _ in range(size >> 20)]
+        parts.append(packer.compress(b'"}]}') + packer.flush())
+        _BOMB = b"".join(parts)
+    return _BOMB
+
 if TYPE_CHECKING:
     from .server import Emulator
 
@@ -75,11 +91,12 @@ class Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         em = self.server.emulator
         raw, prefix, path, query = split_options(self.path)
-        opts = Options.parse(raw, delay=em.delay, chunk=em.chunk)
+        self._prefix = prefix
+        opts = self._opts = Options.parse(raw, delay=em.delay, chunk=em.chunk)
         record = RecordedRequest.build(self.command, path, raw, self.headers, self._read_body(), query)
         if not em._record(record, prefix, opts.times):
             opts = dataclasses.replace(opts, fault=None)
-        writer = Writer(self, opts)
+        writer = Writer(self, opts, em._wait)
         if opts.fault == "drop":
             self.close_connection = True  # hang up without a byte
             return
@@ -98,6 +115,8 @@ class Handler(BaseHTTPRequestHandler):
         if path != "/v1" and not path.startswith("/v1/"):
             return writer.send(200, SPA_PAGE, "text/html; charset=utf-8")  # relay web UI (R3)
         scheme, _, token = self.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" and self.headers.get("api-key"):
+            scheme, token = "bearer", self.headers["api-key"]  # Azure-style gateways take the key as api-key
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, error_body(
                 "You didn't provide an API key. You need to provide your API key in an Authorization header "
@@ -108,6 +127,14 @@ class Handler(BaseHTTPRequestHandler):
         canned = canned_fault(fault or "", token.strip())
         if canned is not None:
             return writer.send(canned.status, canned.body, canned.content_type, canned.headers)
+        if fault == "redirect":
+            # A relay that moved: the same emulator without the fault would answer with an image.
+            host = self.headers.get("Host") or f"{em.host}:{em.port}"
+            return writer.send(307, b"", "text/plain", {"Location": f"http://{host}{path}"})
+        if fault == "gzip-bomb":
+            return self._bomb()
+        if fault == "endless-line" and self.command == "POST":
+            return self._endless(em, writer)
         route = (self.command, path.rstrip("/"))
         if route == ("GET", "/v1/models"):
             data = [{"id": m, "object": "model", "created": 1767225600, "owned_by": "openai"} for m in MODELS]
@@ -122,6 +149,27 @@ class Handler(BaseHTTPRequestHandler):
             return self._generate(em, record, opts, writer, "edits")
         raise ApiError(404, error_body(f"Invalid URL ({self.command} {path})"))
 
+    def _bomb(self) -> None:
+        """A 200 JSON answer of a few hundred KB that inflates past every body cap."""
+        body = gzip_bomb()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _endless(self, em: Emulator, writer: Writer) -> None:
+        """One SSE data line that never ends (bounded here at 2 GiB or when the client hangs up)."""
+        writer.start(200, "text/event-stream; charset=utf-8")
+        writer.write(b"data: {\"type\":\"response.created\",\"pad\":\"")
+        block = b"A" * 65536
+        for _ in range(32768):
+            if em._stopping.is_set():
+                break
+            writer.write(block)
+        writer.abort()
+
     def _file(self, em: Emulator, writer: Writer, path: str) -> None:
         if "Authorization" in self.headers:
             # A relay's file URL must never be sent the user's key.
@@ -130,16 +178,23 @@ class Handler(BaseHTTPRequestHandler):
         data = em._files.get(file_id)
         if data is None:
             raise ApiError(404, error_body(f"File not found: {file_id}", "not_found_error"))
+        if self._opts.filedrip:
+            writer.start(200, "image/png", length=len(data))
+            for i in range(len(data)):
+                writer.write(data[i:i + 1])
+                em._wait(self._opts.filedrip)
+            return writer.finish()
         writer.send(200, data, "image/png")
 
     def _generate(self, em: Emulator, record: RecordedRequest, opts: Options, writer: Writer, kind: str) -> None:
         job = self._job(record, opts, kind)
+        prefix = self._prefix
         pictures = Pictures(job, opts)
         host = self.headers.get("Host") or f"{em.host}:{em.port}"
         if kind == "responses":
             builder = ResponseBuilder(job, pictures, opts.fault)
         else:
-            builder = ImagesBuilder(job, pictures, opts.fault, lambda data: em._publish(data, host))
+            builder = ImagesBuilder(job, pictures, opts.fault, lambda data: em._publish(data, host, prefix))
         if job.stream and opts.fault not in ("leading-whitespace", "json-for-stream"):
             return play(writer, builder.stream(), opts, em._wait)
         fault = opts.fault

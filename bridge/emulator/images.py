@@ -28,6 +28,8 @@ class ImagesBuilder:
         self.created = int(time.time())
 
     def result(self, index: int) -> dict:
+        if self.fault == "file-link":
+            return {"url": "file:///etc/passwd"}
         if self.fault == "url-result":
             return {"url": self.publish(self.pictures.final_bytes(index))}
         if self.fault == "data-url-result":
@@ -37,7 +39,7 @@ class ImagesBuilder:
     def body(self) -> dict:
         count = 0 if self.fault == "no-final" else self.count
         data = [self.result(i) for i in range(count)]
-        if self.fault == "url-result":
+        if self.fault in ("url-result", "file-link"):
             return {"created": self.created, "data": data}  # DALL-E style, as URL-returning relays answer
         return {"created": self.created, **self.job.echo(), "data": data,
                 "usage": image_usage(self.job, max(1, count))}

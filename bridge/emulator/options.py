@@ -51,6 +51,9 @@ class Options:
     times: int | None = None
     param: str = "response_format"
     stall: float | None = None
+    encoding: str | None = None  # gzip, deflate or deflate-raw: compress every answer
+    drip: float | None = None  # write the status line and headers one byte per this many seconds
+    filedrip: float | None = None  # write a linked file's body one byte per this many seconds
 
     @classmethod
     def parse(cls, raw: dict[str, str], *, delay: float, chunk: int | None) -> Options:
@@ -65,6 +68,9 @@ class Options:
             times=_number(raw.get("times"), int, None),
             param=raw.get("param") or "response_format",
             stall=_number(raw.get("stall"), float, None),
+            encoding=raw.get("encoding") if raw.get("encoding") in ("gzip", "deflate", "deflate-raw") else None,
+            drip=_number(raw.get("drip"), float, None),
+            filedrip=_number(raw.get("filedrip"), float, None),
         )
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import base64
+import struct
+import zlib
 
 from .jobs import Job
 from .options import Options
@@ -30,6 +32,11 @@ class Pictures:
     def final_bytes(self, index: int = 0) -> bytes:
         if self.fault == "bad-image":
             return NOT_AN_IMAGE
+        if self.fault == "huge-dims":
+            return claims_huge_size(render_png(self._prompt(index), 8, 8))
+        if self.fault == "truncated-png":
+            whole = render_png(self._prompt(index), self.job.width, self.job.height, noise=self.noise)
+            return whole[: whole.index(b"IDAT") + (len(whole) - whole.index(b"IDAT")) // 2]  # cut in IDAT, no IEND
         width, height = self.job.width, self.job.height
         if self.fault == "downscale":
             # Relays silently downgrade and still claim the requested size (R14).
@@ -40,6 +47,12 @@ class Pictures:
         if self.fault == "invalid-base64":
             return INVALID_BASE64
         return base64.b64encode(self.final_bytes(index)).decode()
+
+
+def claims_huge_size(png: bytes, width: int = 100000, height: int = 100000) -> bytes:
+    """A small PNG whose IHDR (with a correct CRC) claims a giant size: a decompression-bomb header."""
+    ihdr = b"IHDR" + struct.pack(">II", width, height) + png[24:29]
+    return png[:12] + ihdr + struct.pack(">I", zlib.crc32(ihdr)) + png[33:]
 
 
 def _prompt_tokens(job: Job) -> int:

@@ -91,11 +91,12 @@ class Emulator:
             seen = self._counts[prefix] = self._counts.get(prefix, 0) + 1
         return times is None or seen <= times
 
-    def _publish(self, data: bytes, host: str) -> str:
+    def _publish(self, data: bytes, host: str, prefix: str = "") -> str:
+        """A relay file URL for data; it keeps the request's options (``filedrip``) in its path."""
         file_id = "file_" + uuid.uuid4().hex[:16]
         with self._lock:
             self._files[file_id] = data
-        return f"http://{host}/files/{file_id}.png"
+        return f"http://{host}/{prefix + '/' if prefix else ''}files/{file_id}.png"
 
     def _wait(self, seconds: float) -> None:
         self._stopping.wait(seconds)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import socket
+import zlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -33,19 +34,28 @@ ABORT = object()  # drop the connection mid-stream
 class Writer:
     """Sends one HTTP answer: Content-Length, chunked, or close-delimited (``close=1``)."""
 
-    def __init__(self, handler, opts: Options):
+    def __init__(self, handler, opts: Options, wait: Callable[[float], None] | None = None):
         self.handler = handler
         self.close = opts.close
         self.chunk = opts.chunk
         self.chunked = False
+        self.encoding = opts.encoding
+        self.drip = opts.drip
+        self.wait = wait or (lambda seconds: None)
+        self._compressor = None
 
     def start(self, status: int, content_type: str, headers: dict[str, str] | None = None,
-              length: int | None = None) -> None:
+              length: int | None = None, *, precompressed: bool = False) -> None:
         h = self.handler
         h.send_response(status, _REASONS.get(status))
         h.send_header("Content-Type", content_type)
         for key, value in (headers or {}).items():
             h.send_header(key, value)
+        if self.encoding:
+            # A compressing proxy in front of the relay (nginx gzip, a CDN): every answer, streams included.
+            h.send_header("Content-Encoding", "deflate" if self.encoding.startswith("deflate") else "gzip")
+            if not precompressed:
+                self._compressor = compressor(self.encoding)
         if self.close:
             # Close-delimited: the body ends when the socket does, as with HTTP/1.0 servers.
             h.send_header("Connection", "close")
@@ -55,9 +65,21 @@ class Writer:
         else:
             h.send_header("Transfer-Encoding", "chunked")
             self.chunked = True
+        if self.drip:
+            # A relay (or a hostile server) that sends its status line and headers one byte at a time.
+            h.send_header("X-Dripped", "1")
+            head = b"".join(h._headers_buffer) + b"\r\n"
+            h._headers_buffer = []
+            for i in range(len(head)):
+                h.wfile.write(head[i:i + 1])
+                h.wfile.flush()
+                self.wait(self.drip)
+            return
         h.end_headers()
 
     def write(self, data: bytes) -> None:
+        if self._compressor is not None:
+            data = self._compressor.compress(data) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
         step = self.chunk or len(data) or 1
         out = self.handler.wfile
         for i in range(0, len(data), step):
@@ -66,6 +88,9 @@ class Writer:
             out.flush()
 
     def finish(self) -> None:
+        if self._compressor is not None:
+            tail, self._compressor = self._compressor.flush(), None
+            self.write(tail)
         if self.chunked:
             self.handler.wfile.write(b"0\r\n\r\n")
             self.handler.wfile.flush()
@@ -80,9 +105,17 @@ class Writer:
 
     def send(self, status: int, body: bytes, content_type: str = "application/json",
              headers: dict[str, str] | None = None) -> None:
-        self.start(status, content_type, headers, len(body))
+        if self.encoding:
+            packer = compressor(self.encoding)
+            body = packer.compress(body) + packer.flush()
+        self.start(status, content_type, headers, len(body), precompressed=True)
         self.write(body)
         self.finish()
+
+
+def compressor(encoding: str):
+    wbits = {"gzip": 31, "deflate": 15, "deflate-raw": -15}[encoding]
+    return zlib.compressobj(6, zlib.DEFLATED, wbits)
 
 
 def encode(item, fault: str | None) -> str:
