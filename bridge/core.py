@@ -22,6 +22,7 @@ from .result import GenerationResult
 from .transport import CancelToken, open_call
 
 MAX_RETRY_WAIT = 60.0
+HEARTBEAT_SECONDS = 10.0  # a progress line while a whole (non-streamed) answer is awaited
 NO_ROUTE = (404, 405, 501)
 
 
@@ -167,7 +168,7 @@ class _Run:
         deadline = self.started + self.settings.total_timeout
         self.receiver = Receiver(self.job, self.saver, self.reporter, self.rawlog, self.cancel, self.settings,
                                  self.warnings, deadline)
-        with Heartbeat(self.reporter) if not call.stream else nullcontext(), \
+        with Heartbeat(self.reporter, HEARTBEAT_SECONDS) if not call.stream else nullcontext(), \
                 open_call(self.settings, call, deadline=deadline, cancel=self.cancel) as reply:
             self.request_id = reply.request_id or self.request_id
             self.rawlog.response(reply.status, reply.headers)

@@ -26,7 +26,8 @@ class Decoder:
                                 "not decode; it asked for gzip, deflate or none.", code="unexpected_content")
         self.coding = codings[0] if codings else None
         self._inflater = self._new() if self.coding else None
-        self._raw_deflate_tried = False
+        self._head: bytearray | None = bytearray() if self.coding == "deflate" else None  # until framing is known
+        self._seen = False
 
     def _new(self, raw: bool = False):
         if raw:
@@ -39,20 +40,24 @@ class Decoder:
             if data:
                 yield data
             return
+        if self._head is not None:
+            self._head += data
         pending = data
         while pending:
+            self._seen = True
             try:
                 out = self._inflater.decompress(pending, STEP)
             except zlib.error:
-                if self.coding == "deflate" and not self._raw_deflate_tried:
-                    # Some servers send raw deflate without the zlib wrapper.
-                    self._raw_deflate_tried = True
+                if self._head is not None:
+                    # Some servers send raw deflate without the zlib wrapper: start again on all bytes so far.
+                    pending, self._head = bytes(self._head), None
                     self._inflater = self._new(raw=True)
                     continue
                 raise ProtocolError(f"The relay's {self.coding} answer is corrupt and cannot be decoded.",
                                     code="unexpected_content") from None
-            self._raw_deflate_tried = True  # the first bytes decoded: the framing is settled
             if out:
+                if self._head is not None and len(self._head) > 2:
+                    self._head = None  # output came: the framing is settled
                 yield out
             if self._inflater.eof:
                 rest = self._inflater.unused_data
@@ -62,9 +67,11 @@ class Decoder:
                 pending = rest
             else:
                 pending = self._inflater.unconsumed_tail
+        if self._head is not None and len(self._head) > 65536:
+            self._head = None
 
     def close(self) -> None:
         """Raise when the stream ended inside compressed data (a cut connection)."""
-        if self._inflater is not None and not self._inflater.eof and self._raw_deflate_tried:
+        if self._inflater is not None and not self._inflater.eof and self._seen:
             raise ProtocolError(f"The relay's {self.coding} answer ended before its compressed data did.",
                                 code="unexpected_content")

@@ -5,6 +5,7 @@ of the message, and what is left on disk.
 """
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 
@@ -42,6 +43,18 @@ MATRIX = [
     ("drop", [], 6, "connection_closed", "closed it without answering"),
     ("no-responses-route", [], 4, "rejected", "HTTP 404"),
     ("edits-501", ["--api-mode", "images", "--image", "{png}"], 4, "not_implemented", "501"),
+    # gateways and hostile relays
+    ("gateway-html-json", [], 5, "relay_error", "HTML error page (HTTP 502, example.com | 502: Bad gateway)"),
+    ("gateway-html-message", [], 5, "relay_error", "HTML error page"),
+    ("gateway-upstream-401", [], 4, "upstream_unauthorized", "not IMAGE_RELAY_API_KEY"),
+    ("same-400", [], 4, "rejected", "No connected db"),
+    ("huge-dims", [], 7, "bad_image", "claims 100000x100000 pixels"),
+    ("truncated-png", [], 7, "bad_image", "incomplete or corrupt (PNG"),
+    ("truncated-png", ["--partial-images", "1"], 7, "bad_image", "best partial image"),
+    ("file-link", ["--api-mode", "images"], 7, "unsafe_link", "image link the relay returned is not an http(s) link"),
+    ("endless-line", [], 7, "too_large", "larger than 96 MB"),
+    ("gzip-bomb", ["--api-mode", "images"], 7, "too_large", "after decompression"),
+    ("redirect", [], 4, "redirected", "update IMAGE_RELAY_BASE_URL"),
     # relay quirks that must still give an image
     ("leading-whitespace", ["--api-mode", "images"], 0, None, None),
     ("json-for-stream", [], 0, None, None),
@@ -99,7 +112,8 @@ def test_fault_matrix(relay_env, emulator, monkeypatch, tmp_path, fault, args, c
     error = result["error"]
     assert result["ok"] is False and error["code"] == error_code
     assert fragment in error["message"], error["message"]
-    assert len(error["message"]) < 400 and "<html" not in error["message"].lower()
+    assert len(error["message"]) < 500 and not re.search(r"</?[a-z!][^>]*>", error["message"], re.I)
+    assert not re.search(r"\bsk-[A-Za-z0-9]", error["message"]), error["message"]
     assert f"image-relay-generate: error: {error['message']}" in run.stderr
     finals = [p for p in _images(out) if "-partial-" not in p.name]
     if code == 9:
