@@ -57,6 +57,8 @@ def shown_value(name: str, settings: Settings) -> str:
     value = getattr(settings, name)
     if name == "api_key":
         return "set" if value else "not set"
+    if name == "extra_headers":
+        return ", ".join(f"{header} (value hidden)" for header in value) if value else "none"
     if name == "base_url":
         return re.sub(r"^([a-z]+://)[^/]+", r"\1<host hidden>", value) if value else "not set"
     if value == "":

@@ -71,3 +71,50 @@ def test_unreachable_relay(relay_env, monkeypatch):
 def test_missing_settings_name_the_config_file():
     code, text = doctor()
     assert code == 1 and "IMAGE_RELAY_BASE_URL" in text and "image-relay-bridge/.env" in text
+
+
+def test_the_same_error_everywhere_is_the_verdict_not_a_route(relay_env, emulator, monkeypatch):
+    # LiteLLM without a database answers an unknown key with one 400 on every path.
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(fault="same-400", tag=uuid.uuid4().hex[:8]))
+    code, text = doctor("--json")
+    report = json.loads(text)
+    assert code == 1 and report["ok"] is False and report["api_mode"] is None
+    assert "No connected db" in report["verdict"] and "master key" in report["verdict"]
+    assert "offers" not in report["verdict"]
+
+
+def test_a_failing_model_list_is_the_verdict(relay_env, emulator, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(fault="models-500", tag=uuid.uuid4().hex[:8]))
+    code, text = doctor()
+    assert code == 1 and "GET /models answered HTTP 500" in text and "try again later" in text
+
+
+def test_misspelled_models_get_the_nearest_names(relay_env, emulator, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_IMAGE_MODEL", "gpt-image-typo")
+    code, text = doctor("--json")
+    report = json.loads(text)
+    assert code == 1 and report["ok"] is False
+    assert "IMAGE_RELAY_IMAGE_MODEL=gpt-image-typo is not among the relay's models" in report["verdict"]
+    assert "nearest: " in report["verdict"] and "gpt-image-1.5" in report["verdict"]
+    monkeypatch.setenv("IMAGE_RELAY_IMAGE_MODEL", "gpt-image-1.5")
+    monkeypatch.setenv("IMAGE_RELAY_TEXT_MODEL", "gpt-5-mimi")
+    report = json.loads(doctor("--json")[1])
+    assert not report["ok"] and "IMAGE_RELAY_TEXT_MODEL=gpt-5-mimi" in report["verdict"] and "gpt-5-mini" in report["verdict"]
+
+
+def test_a_gateway_that_wants_its_own_headers_is_told_so():
+    from bridge.doctor import _failed_verdict
+    verdict = _failed_verdict("GET /models", 400, "The relay rejected the request (HTTP 400): Either x-portkey-config "
+                              "or x-portkey-provider header is required.")
+    assert "IMAGE_RELAY_EXTRA_HEADERS" in verdict
+
+
+def test_gzip_and_extra_headers_reach_the_probes(relay_env, emulator, monkeypatch):
+    tag = uuid.uuid4().hex[:8]
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(encoding="gzip", tag=tag))
+    monkeypatch.setenv("IMAGE_RELAY_EXTRA_HEADERS", '{"x-portkey-provider": "provider-SENTINEL"}')
+    code, text = doctor("--json")
+    assert code == 0 and json.loads(text)["api_mode"] == "responses"
+    sent = [r for r in emulator.requests if r.options.get("tag") == tag]
+    assert len(sent) == 4 and all(r.headers.get("x-portkey-provider") == "provider-SENTINEL" for r in sent)
+    assert "provider-SENTINEL" not in text and "x-portkey-provider (value hidden)" in text

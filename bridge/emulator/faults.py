@@ -24,7 +24,7 @@ STREAM_FAULTS = frozenset(
 )
 # Faults handled by the request handler itself (routing and the connection).
 HANDLER_FAULTS = frozenset({"drop", "processing-102", "no-responses-route", "edits-501", "unknown-param",
-                            "redirect", "gzip-bomb"})
+                            "redirect", "gzip-bomb", "models-500"})
 
 
 @dataclass

@@ -136,6 +136,8 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "endless-line" and self.command == "POST":
             return self._endless(em, writer)
         route = (self.command, path.rstrip("/"))
+        if route == ("GET", "/v1/models") and fault == "models-500":
+            raise ApiError(500, error_body("The server had an error while listing models.", "server_error"))
         if route == ("GET", "/v1/models"):
             data = [{"id": m, "object": "model", "created": 1767225600, "owned_by": "openai"} for m in MODELS]
             return self._json(writer, opts, {"object": "list", "data": data})
