@@ -42,16 +42,23 @@ def error_from_payload(error: object, status: int | None = None) -> BridgeError:
     if status is None and isinstance(code, int) and 400 <= code <= 599:
         status = code
     page = error.get("html-message") if isinstance(error.get("html-message"), str) else None
+    upstream = _UPSTREAM.search(message) is not None
     if page or _PAGE.search(message):
-        return html_error(status or 502, page or message, upstream=_UPSTREAM.search(message) is not None)
-    result = classify(status, code_text, kind, _REQUEST_ID.sub("", message))
+        return html_error(status or 502, page or message, upstream=upstream)
+    message, embedded = _gateway_plain(message)
+    if embedded:
+        code_text = code_text or str(embedded.get("code") or "")
+        kind = f"{kind} {embedded.get('type') or ''} {embedded.get('code') or ''}".strip()
+    result = classify(status, code_text, kind, _REQUEST_ID.sub("", message), upstream=upstream)
     param = error.get("param")
     result.param = str(param) if param else None
     return result
 
 
-def classify(status: int | None, code: str, kind: str, message: str) -> BridgeError:
-    """Pick exit class and error code from the status, the relay's code and type, and its message."""
+def classify(status: int | None, code: str, kind: str, message: str, *, upstream: bool | None = None) -> BridgeError:
+    """Pick exit class and error code from the status, the relay's code and type, and its message.
+    ``upstream``: the text says the failure is the gateway's own upstream (not the user's key)."""
+    upstream_text = _UPSTREAM.search(message) is not None if upstream is None else upstream
     text = f"{code} {kind} {message}".lower()
     upstream = code or kind or None
     shown = _shorten(message) or (f"HTTP {status}" if status else "")
@@ -64,7 +71,7 @@ def classify(status: int | None, code: str, kind: str, message: str) -> BridgeEr
     if status == 429 or "rate_limit" in text:
         return RelayRejected(f"The relay is rate limiting requests: {shown}",
                              code="rate_limited", status_code=status, retryable=True, upstream_code=upstream)
-    if (status in (401, 403) or "invalid_api_key" in text) and _UPSTREAM.search(message):
+    if (status in (401, 403) or "invalid_api_key" in text) and upstream_text:
         return RelayRejected(f"The relay's own upstream refused the relay's key (HTTP {status or 401}): {shown} "
                              "This is the gateway's configuration, not IMAGE_RELAY_API_KEY: tell whoever runs the "
                              "gateway.", code="upstream_unauthorized", status_code=status, upstream_code=upstream)
@@ -114,6 +121,27 @@ def html_error(status: int, text: str, *, upstream: bool = False) -> BridgeError
                             code="html_page", status_code=status)
     return RelayFailure(f"The relay returned HTTP {status} with an HTML error page{f' ({reason})' if reason else ''}.",
                         code="relay_error", status_code=status, retryable=status in (502, 503, 504) or status >= 520)
+
+
+_LITELLM_PREFIX = re.compile(r"litellm\.(\w+):\s*(?:\1:\s*)?(?:\w+Exception\s*-\s*)?")
+_LITELLM_SUFFIX = re.compile(r"\s*(?:Received Model Group=\S+\s*)?(?:Available Model Group Fallbacks=\S+\s*)?"
+                             r"LiteLLM: model group .*$|\s*Received Model Group=.*$", re.S)
+_SSE_TEXT = re.compile(r"(?:event:\s*\S+\s+)?data:\s*\{.*", re.S)
+
+
+def _gateway_plain(message: str) -> tuple[str, dict | None]:
+    """A gateway's wrapping reduced to the upstream's own words: LiteLLM's class-name prefix and
+    model-group suffix go, an embedded JSON error gives its message (and its code and type, also
+    returned), a raw event stream is named instead of quoted."""
+    text = _LITELLM_SUFFIX.sub("", _LITELLM_PREFIX.sub("", message)).strip()
+    start, end = text.find("{"), text.rfind("}")
+    inner = None
+    if 0 <= start < end and not _SSE_TEXT.search(text[:start + 1]):
+        inner = _nested_json_error(text[start:end + 1])
+        if inner and inner.get("message"):
+            text = (text[:start].strip() + " " + str(inner["message"])).strip()
+    text = _SSE_TEXT.sub("(the upstream's raw event stream, which the gateway could not pass on)", text)
+    return text or message, inner
 
 
 def _nested_json_error(message: str) -> dict | None:

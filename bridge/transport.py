@@ -383,7 +383,9 @@ def _read_capped(response: requests.Response, settings: Settings, deadline: floa
 
 
 def _retry_after(headers: dict[str, str]) -> float | None:
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+    # LiteLLM renames the upstream's Retry-After to llm_provider-retry-after.
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0), ("llm_provider-retry-after-ms", 0.001),
+                        ("llm_provider-retry-after", 1.0)):
         value = headers.get(name)
         if value:
             try:
