@@ -82,6 +82,7 @@ def _text(value: str) -> str:
     return value.strip()
 
 
+_SECRET_HEADER = re.compile(r"key|token|auth|secret|pass|config|cookie|host|url", re.I)
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
@@ -195,7 +196,10 @@ class Settings:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in output: the key, extra header values, the relay address."""
-        values = [self.api_key or "", *self.extra_headers.values()]
+        # Header values are secrets (a key, a gateway config, the relay's host); a short value under a
+        # plain name (x-portkey-provider: openai) is not, and redacting it would mangle every message.
+        values = [self.api_key or "", *(v for k, v in self.extra_headers.items()
+                                        if len(v) >= 8 or _SECRET_HEADER.search(k))]
         if self.base_url:
             values.append(self.base_url)
             host = re.sub(r"^[a-z]+://", "", self.base_url).split("/")[0]

@@ -93,6 +93,9 @@ def diagnose(settings: Settings) -> Report:
     listed = _model_ids(models.body) if 200 <= models.status < 300 else None
     if listed is None and models.status not in NO_MODEL_LIST:
         report.verdict = _failed_verdict("GET /models", models.status, report.checks[-1].get("relay_says"))
+        if models.status >= 500 and settings.extra_headers:
+            report.verdict += (" Some gateways (self-hosted Portkey on Node 20) fail on GET /models alone: if so, "
+                               "try one generation with IMAGE_RELAY_STREAM=false.")
         return report
     report.image_models = sorted(i for i in listed or () if _IMAGE_MODEL.search(i))
     answers = []

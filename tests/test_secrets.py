@@ -20,12 +20,13 @@ from tests.images import png
 MODES = (["--api-mode", "responses"], ["--api-mode", "images"], ["--api-mode", "auto"],
          ["--api-mode", "images", "--partial-images", "1"], ["--api-mode", "responses", "--partial-images", "1"])
 SKIP = {"stall", "buffered"}  # covered by the timeout tests; they take seconds each
+HEADER_SECRET = "gw-SENTINEL-header-0123456789"
 
 
 def _scan(root: Path) -> list[str]:
     leaks = []
     for path in root.rglob("*"):
-        if path.is_file() and SENTINEL_KEY.encode() in path.read_bytes():
+        if path.is_file() and (SENTINEL_KEY.encode() in path.read_bytes() or HEADER_SECRET.encode() in path.read_bytes()):
             leaks.append(str(path))
     return leaks
 
@@ -36,13 +37,14 @@ def test_sentinel_key_never_leaks_from_any_fault(relay_env, emulator, monkeypatc
     source = tmp_path / "source.png"
     source.write_bytes(png(16, 16))
     host = f"127.0.0.1:{emulator.port}"
+    monkeypatch.setenv("IMAGE_RELAY_EXTRA_HEADERS", json.dumps({"x-gateway-key": HEADER_SECRET}))
     for fault in sorted(ALL_FAULTS - SKIP):
         base = emulator.url(fault=fault, stall=0.2, tag=uuid.uuid4().hex[:8])
         monkeypatch.setenv("IMAGE_RELAY_BASE_URL", base)
         for extra in ([], ["--image", str(source)]):
             run = run_cli("--output-dir", str(out), "--timeout", "20", *mode, *extra, f"secret {fault}")
             channels = run.stdout + run.stderr
-            assert SENTINEL_KEY not in channels, (fault, mode)
+            assert SENTINEL_KEY not in channels and HEADER_SECRET not in channels, (fault, mode)
             assert host not in run.stdout and base not in channels, (fault, mode)
             assert run.code in (0, 2, 3, 4, 5, 6, 7, 9), (fault, run.stdout)
             json.loads(run.stdout)
