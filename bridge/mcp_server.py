@@ -43,7 +43,7 @@ DESCRIPTION = """Generate or edit an image through the user's own OpenAI-compati
 
 Generation usually takes one to three minutes: call once and wait; progress notifications show it is alive. Do not call again while a call is running.
 On success, show the image to the user by putting the result's `markdown_image` in your reply (it points at the saved file); `image_path` is the absolute path.
-With `image_paths` the call is an edit of those images (optionally with `mask_path`). On failure the result has `ok: false` and an `error` with `code` and `message`: invalid_input -> fix the arguments; config_missing -> the user must configure the relay; rejected/moderation_blocked -> change the prompt; quota_exceeded -> tell the user; idle_timeout/deadline/relay_error -> may be retried once later, with the user's consent (it may have been billed); stream_broken -> a partial image was kept in `image_path`.
+With `image_paths` the call is an edit of those images (optionally with `mask_path`). On failure the result has `ok: false` and an `error` with `code` and `message`: invalid_input -> fix the arguments; config_missing -> the user must configure the relay; rejected/moderation_blocked -> change the prompt; quota_exceeded -> tell the user; idle_timeout/deadline/relay_error -> may be retried once later, with the user's consent (it may have been billed); a message naming IMAGE_RELAY_STREAM=false -> tell the user a gateway cannot stream and to set it; stream_broken -> a partial image was kept in `image_path`.
 Never print the API key, headers or relay URLs."""
 
 server = MCPServer("image-relay-bridge", version=__version__,
