@@ -371,6 +371,7 @@ def _relay_is_private(settings: Settings) -> bool:
 
 def _read_capped(response: requests.Response, settings: Settings, deadline: float, cancel: CancelToken,
                  read_timeout: float) -> bytes:
+    """The first ERROR_BODY_LIMIT decoded bytes of an answer that is only inspected."""
     body = bytearray()
     try:
         for piece in _body(response, settings, deadline, cancel, read_timeout):
@@ -452,16 +453,8 @@ def probe(settings: Settings, method: str, path: str, *, json: dict | None = Non
                 method, f"{settings.base_url}{path}", headers=_headers(settings, "application/json", False),
                 json=json, files=files, stream=True, allow_redirects=False,
                 timeout=(min(settings.connect_timeout, timeout), timeout)) as response:
-            body = bytearray()
-            try:
-                for piece in _body(response, settings, deadline, cancel, timeout):
-                    body += piece
-                    if len(body) >= ERROR_BODY_LIMIT:
-                        break
-            except (NetworkError, ProtocolError):
-                pass  # the status still tells
             return ProbeAnswer(response.status_code, response.headers.get("Content-Type", ""),
-                               bytes(body[:ERROR_BODY_LIMIT]))
+                               _read_capped(response, settings, deadline, cancel, timeout))
     except Exception as exc:  # translated below; the text of foreign errors carries the URL
         problem = _deadline_error(settings).message if cancel.expired else _connect_error(exc, settings).message
         return ProbeAnswer(None, "", b"", problem=problem)
