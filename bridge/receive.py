@@ -21,7 +21,7 @@ from .transport import CancelToken, Reply, download
 
 BODY_LIMIT = 256 * 1024 * 1024  # one whole JSON answer (up to 10 images)
 IMAGE_LIMIT = 64 * 1024 * 1024  # one image, decoded, from base64 or a link
-MAX_EVENTS = 100_000  # events in one stream, keep-alives included
+MAX_EVENTS = 100_000  # data events in one stream (comment keep-alives are bounded by the deadline)
 
 
 @dataclass

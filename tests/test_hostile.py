@@ -124,7 +124,15 @@ def test_sigterm_and_sighup_print_one_result_and_keep_partials(relay_env, emulat
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_event_count_is_capped():
+def test_event_count_is_capped(relay_env, emulator, monkeypatch):
+    import bridge.receive
+    monkeypatch.setattr(bridge.receive, "MAX_EVENTS", 3)
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(tag=uuid.uuid4().hex[:8]))
+    run = run_cli("many events")
+    assert run.code == 7 and run.json["error"]["code"] == "too_many_events"
+
+
+def test_one_event_is_capped():
     from bridge.errors import ProtocolError
     from bridge.sse import EventBlocks
     splitter = EventBlocks(limit=1000)
