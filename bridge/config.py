@@ -145,6 +145,7 @@ _VARIABLES: dict[str, tuple[str, object, Callable[[str], object]]] = {
     "max_retries": ("MAX_RETRIES", 2, _int_range(0, 10)),
     "retry_server_errors": ("RETRY_SERVER_ERRORS", False, _bool),
     "mcp_inline_image_max_bytes": ("MCP_INLINE_IMAGE_MAX_BYTES", 262144, _int_range(0, 1_000_000)),
+    "ascii_file_names": ("ASCII_FILE_NAMES", False, _bool),
     "extra_headers": ("EXTRA_HEADERS", {}, parse_headers),
     "stream": ("STREAM", "auto", _choice(STREAM_CHOICES)),
 }
@@ -188,6 +189,7 @@ class Settings:
     max_retries: int
     retry_server_errors: bool
     mcp_inline_image_max_bytes: int
+    ascii_file_names: bool
     extra_headers: Mapping[str, str]
     stream: str
     config_file: str = ""

@@ -53,6 +53,7 @@ class _Run:
         try:
             require(self.settings, self.settings.api_mode)
             self.job = prepare_job(self.request, self.settings, base_dir=self.base_dir)
+            self.warnings.extend(self.job.notes)
             self.reporter = Reporter(self.on_progress, self.job.partial_images, self.started)
             self._prepare_output()
             self._run_modes()
@@ -67,7 +68,7 @@ class _Run:
         job = self.job
         store.ensure_dir(job.output_dir)
         store.remove_stale_temps(job.output_dir)
-        stem = store.new_stem(job.original_prompt, job.output_name)
+        stem = store.new_stem(job.original_prompt, job.output_name, ascii_only=self.settings.ascii_file_names)
         self.saver = Saver(job.output_dir, stem)
         self.rawlog = RawLog(job.output_dir / "logs" / f"{stem}.log", self.settings.secrets)
 

@@ -77,6 +77,7 @@ class Job:
     mask: SourceImage | None
     output_dir: Path
     output_name: str | None
+    notes: tuple[str, ...] = ()  # warnings about what was done to the input (a converted mask)
 
     @property
     def is_edit(self) -> bool:
@@ -120,13 +121,14 @@ def prepare_job(request: GenerationRequest, settings: Settings, *, base_dir: Pat
         raise InputError(f"{len(request.image_paths)} source images given; the limit is {MAX_IMAGES}.")
     images = tuple(_read_image(p, base, "Source image", MAX_IMAGE_BYTES, EDIT_FORMATS) for p in request.image_paths)
     mask = None
+    notes: list[str] = []
     if request.mask_path:
         if not images:
             raise InputError("A mask needs at least one source image (--image).")
-        mask = _read_image(request.mask_path, base, "Mask", MAX_MASK_BYTES, ("png",))
-        if not png_has_alpha(mask.data):
-            raise InputError("The mask has no transparency; its transparent pixels mark the area to edit, so save it "
-                             "as a PNG with an alpha channel.")
+        mask = _read_image(request.mask_path, base, "Mask", MAX_MASK_BYTES, EDIT_FORMATS)
+        if not (mask.info.format == "png" and png_has_alpha(mask.data) and _some_transparency(mask.data)):
+            mask, note = _converted_mask(mask, request.mask_path)
+            notes.append(note)
         if (mask.info.width, mask.info.height) != (images[0].info.width, images[0].info.height):
             raise InputError(f"The mask is {mask.info.size} but the first image is {images[0].info.size}; "
                              "they must have the same size.")
@@ -146,7 +148,26 @@ def prepare_job(request: GenerationRequest, settings: Settings, *, base_dir: Pat
         moderation=moderation, input_fidelity=fidelity,
         negative_prompt=(request.negative_prompt if request.negative_prompt is not None else settings.negative_prompt).strip(),
         seed=request.seed, images=images, mask=mask, output_dir=out_dir.resolve(), output_name=output_name,
+        notes=tuple(notes),
     )
+
+
+def _some_transparency(data: bytes) -> bool:
+    from .imaging import has_transparent_pixel
+    return has_transparent_pixel(data)
+
+
+def _converted_mask(mask: SourceImage, raw: str) -> tuple[SourceImage, str]:
+    """A gray mask (white = change) becomes the alpha mask the API expects; anything else is refused."""
+    from .imaging import mask_to_alpha
+    data = mask_to_alpha(mask.data)
+    if data is None:
+        raise InputError(f"The mask {Path(raw).name} has no transparency and is not a black-and-white mask: mark "
+                         "the area to change in white on black, or as transparent pixels in a PNG.")
+    info = read_info(data)
+    return (SourceImage(path=mask.path.with_suffix(".png"), data=data, info=info),
+            f"The mask {mask.path.name} was black-and-white; it was converted to the alpha mask the API expects "
+            "(white became the area to change).")
 
 
 def _pick(value, default):

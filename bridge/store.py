@@ -17,17 +17,32 @@ STALE_SECONDS = 3600
 _TEMP_NAME = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp$")
 
 
-def slugify(text: str) -> str:
-    """A short, filesystem-safe ASCII slug; 'image' when nothing usable is left."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:SLUG_LENGTH].rstrip("-")
-    return slug or "image"
+def slugify(text: str, ascii_only: bool = False) -> str:
+    """A short, filesystem-safe slug that keeps letters of any script ('image' when none are left).
+
+    Letters, digits and combining marks survive (a Chinese prompt gives a Chinese slug); every
+    other character, including all that Windows, macOS or Linux reserve, becomes one hyphen.
+    NFC keeps a name the same on every system (macOS stores decomposed names, but matches them).
+    """
+    if ascii_only:
+        ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+        slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:SLUG_LENGTH].rstrip("-")
+        return slug or "image"
+    out: list[str] = []
+    for char in unicodedata.normalize("NFKC", text).lower():
+        kind = unicodedata.category(char)
+        if kind[0] in "LN" or (kind[0] == "M" and out and out[-1] != "-"):
+            out.append(char)
+        elif out and out[-1] != "-":
+            out.append("-")
+    slug = "".join(out).strip("-")[:SLUG_LENGTH].rstrip("-")
+    return unicodedata.normalize("NFC", slug) or "image"
 
 
-def new_stem(prompt: str, output_name: str | None = None, now: float | None = None) -> str:
+def new_stem(prompt: str, output_name: str | None = None, now: float | None = None, *, ascii_only: bool = False) -> str:
     """``<timestamp>-<slug>-<short unique id>``: unique even for parallel runs with one prompt."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
-    return f"{stamp}-{slugify(output_name or prompt)}-{secrets.token_hex(4)}"
+    return f"{stamp}-{slugify(output_name or prompt, ascii_only)}-{secrets.token_hex(4)}"
 
 
 def ensure_dir(directory: Path) -> Path:

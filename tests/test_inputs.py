@@ -38,10 +38,11 @@ def test_oversized_source_image(relay_env, nothing_sent, tmp_path):
     assert "the limit is 50 MB" in _error(run_cli("--image", str(big), "x"))
 
 
-def test_mask_must_be_png(relay_env, nothing_sent, tmp_path):
+def test_mask_that_is_no_mask(relay_env, nothing_sent, tmp_path):
     (tmp_path / "a.jpg").write_bytes(jpeg_header(8, 6))
-    (tmp_path / "m.jpg").write_bytes(jpeg_header(8, 6))
-    assert "is not a PNG image" in _error(run_cli("--image", str(tmp_path / "a.jpg"), "--mask", str(tmp_path / "m.jpg"), "x"))
+    (tmp_path / "m.jpg").write_bytes(jpeg_header(8, 6))  # not decodable
+    assert "not a black-and-white mask" in _error(run_cli("--image", str(tmp_path / "a.jpg"), "--mask",
+                                                          str(tmp_path / "m.jpg"), "x"))
 
 
 def test_mask_without_transparency(relay_env, nothing_sent, tmp_path):
@@ -91,3 +92,53 @@ def test_full_disk_is_exit_8_and_leaves_nothing_half_written(relay_env, monkeypa
     assert run.code == 8 and run.json["error"]["code"] == "storage_error"
     assert "the disk is full" in run.json["error"]["message"]
     assert [p.name for p in out.iterdir() if p.is_file()] == []
+
+
+def _mask_sent(emulator, tag):
+    import io
+    from PIL import Image
+    request = [r for r in emulator.requests if r.options.get("tag") == tag][0]
+    mask = next(p for p in request.files if p.name == "mask")
+    return Image.open(io.BytesIO(mask.data))
+
+
+def test_black_and_white_masks_become_alpha_masks(relay_env, emulator, monkeypatch, tmp_path):
+    import uuid
+    from PIL import Image
+    Image.new("RGB", (32, 32), (90, 90, 200)).save(tmp_path / "a.png")
+    for name, mode, fmt in (("bw.png", "L", "PNG"), ("gray.jpg", "L", "JPEG"), ("rgb-white.png", "RGB", "PNG"),
+                            ("opaque-rgba.png", "RGBA", "PNG")):
+        mask = Image.new(mode, (32, 32), 0 if mode == "L" else (0, 0, 0) if mode == "RGB" else (0, 0, 0, 255))
+        for x in range(8, 24):
+            for y in range(8, 24):
+                mask.putpixel((x, y), 255 if mode == "L" else (255, 255, 255) if mode == "RGB" else (255, 255, 255, 255))
+        mask.save(tmp_path / name, fmt)
+        tag = uuid.uuid4().hex[:8]
+        monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(tag=tag))
+        run = run_cli("--api-mode", "images", "--image", str(tmp_path / "a.png"), "--mask", str(tmp_path / name), "edit")
+        assert run.code == 0, (name, run.stdout)
+        assert any("was converted to the alpha mask" in w for w in run.json["warnings"]), name
+        sent = _mask_sent(emulator, tag)
+        assert sent.format == "PNG" and sent.mode == "RGBA"
+        assert sent.getpixel((16, 16))[3] < 20 and sent.getpixel((2, 2))[3] > 235  # white -> transparent
+
+
+def test_an_alpha_mask_passes_unchanged(relay_env, emulator, monkeypatch, tmp_path):
+    import uuid
+    (tmp_path / "a.png").write_bytes(png(8, 8))
+    (tmp_path / "m.png").write_bytes(png(8, 8, alpha=True))
+    tag = uuid.uuid4().hex[:8]
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(tag=tag))
+    run = run_cli("--api-mode", "images", "--image", str(tmp_path / "a.png"), "--mask", str(tmp_path / "m.png"), "x")
+    assert run.code == 0 and not [w for w in run.json["warnings"] if "mask" in w]
+    request = [r for r in emulator.requests if r.options.get("tag") == tag][0]
+    assert next(p for p in request.files if p.name == "mask").data == png(8, 8, alpha=True)
+
+
+def test_a_converted_mask_of_the_wrong_size_is_still_refused(relay_env, nothing_sent, tmp_path):
+    from PIL import Image
+    (tmp_path / "a.png").write_bytes(png(8, 8))
+    mask = Image.new("L", (16, 16), 0)
+    mask.putpixel((1, 1), 255)
+    mask.save(tmp_path / "m.png")
+    assert "must have the same size" in _error(run_cli("--image", str(tmp_path / "a.png"), "--mask", str(tmp_path / "m.png"), "x"))
