@@ -1,15 +1,26 @@
-"""image-relay-bridge: generate and edit images through OpenAI-compatible image relays."""
+"""image-relay-bridge: generate and edit images through OpenAI-compatible image relays.
+
+The public names load on first use, so ``import bridge`` (and the MCP server's start-up, which
+must answer ``initialize`` fast) never pays for requests, dotenv or the core until a call needs them.
+"""
 from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-from .config import Settings, load_settings  # noqa: E402
-from .core import generate_image  # noqa: E402
-from .errors import BridgeError, ExitCode  # noqa: E402
-from .job import GenerationRequest  # noqa: E402
-from .progress import Progress  # noqa: E402
-from .result import GenerationResult, markdown_image  # noqa: E402
-from .transport import CancelToken  # noqa: E402
+_EXPORTS = {
+    "Settings": "config", "load_settings": "config", "generate_image": "core", "BridgeError": "errors",
+    "ExitCode": "errors", "GenerationRequest": "job", "Progress": "progress", "GenerationResult": "result",
+    "markdown_image": "result", "CancelToken": "transport",
+}
+__all__ = [*sorted(_EXPORTS), "__version__"]
 
-__all__ = ["BridgeError", "CancelToken", "ExitCode", "GenerationRequest", "GenerationResult", "Progress",
-           "Settings", "__version__", "generate_image", "load_settings", "markdown_image"]
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bridge' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

@@ -144,7 +144,11 @@ _VARIABLES: dict[str, tuple[str, object, Callable[[str], object]]] = {
     "total_timeout": ("TIMEOUT", 570.0, _positive_float),
     "max_retries": ("MAX_RETRIES", 2, _int_range(0, 10)),
     "retry_server_errors": ("RETRY_SERVER_ERRORS", False, _bool),
-    "mcp_inline_image_max_bytes": ("MCP_INLINE_IMAGE_MAX_BYTES", 262144, _int_range(0, 1_000_000)),
+    "mcp_wait_seconds": ("MCP_WAIT_SECONDS", 50.0, _positive_float),
+    "mcp_cancel_stops_job": ("MCP_CANCEL_STOPS_JOB", False, _bool),
+    "mcp_preview_size": ("MCP_PREVIEW_SIZE", 1024, _int_range(0, 4096)),
+    "mcp_preview_max_bytes": ("MCP_PREVIEW_MAX_BYTES", 300_000, _int_range(10_000, 5_000_000)),
+    "mcp_structured": ("MCP_STRUCTURED", False, _bool),
     "ascii_file_names": ("ASCII_FILE_NAMES", False, _bool),
     "extra_headers": ("EXTRA_HEADERS", {}, parse_headers),
     "stream": ("STREAM", "auto", _choice(STREAM_CHOICES)),
@@ -188,7 +192,11 @@ class Settings:
     total_timeout: float
     max_retries: int
     retry_server_errors: bool
-    mcp_inline_image_max_bytes: int
+    mcp_wait_seconds: float
+    mcp_cancel_stops_job: bool
+    mcp_preview_size: int
+    mcp_preview_max_bytes: int
+    mcp_structured: bool
     ascii_file_names: bool
     extra_headers: Mapping[str, str]
     stream: str
@@ -235,8 +243,10 @@ def resolve_settings(layers: list[Layer], *, config_file: str = "") -> Settings:
 
 
 def load_settings(flags: Mapping[str, str | None] | None = None, environ: Mapping[str, str] | None = None,
-                  *, env_file: str | None = None, cwd: Path | None = None) -> Settings:
-    """Read the env files that apply and resolve Settings with the documented precedence."""
+                  *, env_file: str | None = None, cwd: Path | None = None,
+                  fallback: Mapping[str, str] | None = None) -> Settings:
+    """Read the env files that apply and resolve Settings with the documented precedence;
+    ``fallback`` values (a launcher's own defaults) rank just above the built-in defaults."""
     environ = os.environ if environ is None else environ
     cwd = Path.cwd() if cwd is None else cwd
     flags = flags or {}
@@ -255,6 +265,8 @@ def load_settings(flags: Mapping[str, str | None] | None = None, environ: Mappin
     user_file = user_config_file(environ)
     if user_file.is_file():
         layers.append((f"the user config file {user_file}", _read_env_file(user_file)))
+    if fallback:
+        layers.append(("the server's command line", fallback))
     return resolve_settings(layers, config_file=str(user_file))
 
 

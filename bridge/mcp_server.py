@@ -1,9 +1,11 @@
 """image-relay-mcp: the MCP server agents call. One tool, ``generate_image``.
 
-The blocking core runs in a worker thread, so calls run concurrently and pings and
-cancellation keep working; a cancelled call (``notifications/cancelled`` or a closed client)
-shuts its upstream socket down. Progress comes from the same Reporter as the CLI's, plus a
-heartbeat while the relay is silent. stdout carries protocol only; logs go to stderr.
+Each generation is a job (``jobs``) that outlives its call: a call waits up to
+IMAGE_RELAY_MCP_WAIT_SECONDS, then returns the job id to wait on; a cancelled call leaves the
+job running, so a billed image is still saved and reported by the next result. What the model
+reads is compact text led by the markdown image tag, plus a preview image (``tool_text``,
+``imaging``). The relay code loads on the first call: ``initialize`` is answered as fast as the
+SDK starts. stdout carries protocol only; logs go to stderr.
 """
 from __future__ import annotations
 
@@ -16,38 +18,36 @@ import time
 import warnings
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from urllib.parse import unquote, urlparse
 
 import anyio
-import anyio.from_thread
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
 from pydantic import Field
 
 from . import __version__
-from .config import Settings, load_settings
-from .core import generate_image as run_job
-from .errors import BridgeError
-from .job import GenerationRequest
-from .paths import user_data_dir
-from .progress import Progress
-from .result import GenerationResult
-from .transport import CancelToken
+from .paths import user_data_dir, user_state_dir
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .jobs import Job, Jobs
+    from .result import GenerationResult
 
 HEARTBEAT_SECONDS = 5.0
 log = logging.getLogger("image-relay-mcp")
 
 DESCRIPTION = """Generate or edit an image through the user's own OpenAI-compatible image relay and save it locally.
 
-Generation usually takes one to three minutes: call once and wait; progress notifications show it is alive. Do not call again while a call is running.
-On success, show the image to the user by putting the result's `markdown_image` in your reply (it points at the saved file); `image_path` is the absolute path.
-With `image_paths` the call is an edit of those images (optionally with `mask_path`). On failure the result has `ok: false` and an `error` with `code` and `message`: invalid_input -> fix the arguments; config_missing -> the user must configure the relay; rejected/moderation_blocked -> change the prompt; quota_exceeded -> tell the user; idle_timeout/deadline/relay_error -> may be retried once later, with the user's consent (it may have been billed); a message naming IMAGE_RELAY_STREAM=false -> tell the user a gateway cannot stream and to set it; stream_broken -> a partial image was kept in `image_path`.
+Generation usually takes one to three minutes: call once and wait. If the result says the image is still being generated, call again with the job_id it gives (do not start a new generation: that is billed again).
+On success the result's first line is a markdown image tag for the saved file: put it in your reply to show the image; a preview of the image is attached for you to look at.
+With `image_paths` the call is an edit of those images (optionally with `mask_path`: transparent pixels, or white on black, mark the area to change). On failure the result says the error code, the message and what to do next.
 Never print the API key, headers or relay URLs."""
 
 server = MCPServer("image-relay-bridge", version=__version__,
-                   instructions="Use generate_image to create or edit images; show its markdown_image to the user.")
+                   instructions="Use generate_image to create or edit images; show the markdown image tag it returns "
+                                "to the user.")
 
 
 @server.tool(name="generate_image", description=DESCRIPTION, annotations=ToolAnnotations(
@@ -68,50 +68,88 @@ async def generate_image(
     seed: Annotated[int | None, Field(ge=0, le=4294967295, description="Random seed; sent only when the relay policy is 'compat'.")] = None,
     output_name: Annotated[str | None, Field(description="A short file-name stem for the saved image instead of one made from the prompt (no slashes).")] = None,
     use_prompt_template: Annotated[bool, Field(description="Wrap the prompt in the user's configured prompt template. Default true; false sends the prompt exactly as written.")] = True,
+    job_id: Annotated[str | None, Field(description="The job id an earlier result gave for an image still being generated: wait for that job and return its image instead of starting a new (billed) generation.")] = None,
     ctx: Context = None,
 ) -> CallToolResult:
-    flags = {"IMAGE_RELAY_API_MODE": api_mode}
-    request = GenerationRequest(
-        prompt=prompt, image_paths=tuple(image_paths or ()), mask_path=mask_path, size=size, quality=quality,
-        output_format=output_format, background=background, output_compression=output_compression,
-        partial_images=partial_images, n=n or 1, negative_prompt=negative_prompt, seed=seed,
-        use_template=use_prompt_template, output_name=output_name)
+    from .config import load_settings
+    from .errors import BridgeError
+    from .job import GenerationRequest
+    from .result import GenerationResult
+
     try:
-        settings = load_settings(flags)
+        settings = load_settings({"IMAGE_RELAY_API_MODE": api_mode}, fallback=_FALLBACK)
     except BridgeError as error:
-        return _error_result(GenerationResult(ok=False, elapsed_seconds=0.0, error=error.to_dict(),
-                                              exit_code=int(error.exit_code)))
-    base = await _project_dir(ctx)
-    settings = _with_output_dir(settings, base)
-    result = await _run_in_thread(request, settings, base, ctx)
-    return _tool_result(result, settings) if result.ok else _error_result(result)
+        return _failed(GenerationResult(ok=False, elapsed_seconds=0.0, error=error.to_dict(),
+                                        exit_code=int(error.exit_code)), None)
+    jobs = _jobs()
+    if job_id:
+        found = jobs.get(job_id.strip())
+        if found is None:
+            return _text_result(f"There is no image job {job_id!r} on this machine. Call generate_image without "
+                                "job_id to start a new generation.", error=True)
+        if isinstance(found, dict):  # finished or lost under an earlier server
+            return _record_result(found, jobs)
+        job = found
+    else:
+        base = await _project_dir(ctx)
+        settings = _with_output_dir(settings, base)
+        request = GenerationRequest(
+            prompt=prompt, image_paths=tuple(image_paths or ()), mask_path=mask_path, size=size, quality=quality,
+            output_format=output_format, background=background, output_compression=output_compression,
+            partial_images=partial_images, n=n or 1, negative_prompt=negative_prompt, seed=seed,
+            use_template=use_prompt_template, output_name=output_name)
+        job = _start(jobs, request, settings, base)
+    if not await _wait(job, settings, ctx):
+        return _text_result(_pending(job, jobs))
+    jobs.mark_reported(job.id)
+    result = job.result
+    return await _image_result(result, settings, jobs) if result.ok else _failed(result, jobs)
 
 
-async def _run_in_thread(request: GenerationRequest, settings: Settings, base: Path, ctx: Context | None):
-    """Run the blocking job off the event loop, relaying its progress and a heartbeat."""
+_FALLBACK: dict[str, str] = {}  # defaults from the server's command line (the plugin's entry)
+_JOBS: list = []
+
+
+def _jobs() -> Jobs:
+    if not _JOBS:
+        from .jobs import Jobs
+        _JOBS.append(Jobs(user_state_dir() / "jobs"))
+    return _JOBS[0]
+
+
+def _start(jobs: Jobs, request, settings: Settings, base: Path) -> Job:
+    from .core import generate_image as run_job
+    from .transport import CancelToken
+
     cancel = CancelToken()
+
+    def work(job: Job) -> GenerationResult:
+        return run_job(request, settings, on_progress=job.on_progress, cancel=cancel, base_dir=base)
+
+    return jobs.start(request.prompt, work, cancel=cancel)
+
+
+async def _wait(job: Job, settings: Settings, ctx: Context | None) -> bool:
+    """Wait for the job within the budget, relaying its progress and a heartbeat."""
+    from .jobs import wait
+
     ticker = _Ticker(ctx)
 
-    def on_progress(progress: Progress) -> None:
-        try:
-            anyio.from_thread.run(ticker.send, progress.step, progress.total, progress.message)
-        except Exception:  # noqa: BLE001 - a client that went away must not break the job
-            pass
-
-    def work() -> GenerationResult:
-        return run_job(request, settings, on_progress=on_progress, cancel=cancel, base_dir=base)
+    async def forward(progress) -> None:
+        await ticker.send(progress.step, progress.total, progress.message)
 
     async with anyio.create_task_group() as group:
         group.start_soon(ticker.heartbeat)
         try:
-            result = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+            done = await wait(job, settings.mcp_wait_seconds, sleep=anyio.sleep, forward=forward,
+                              stop_on_cancel=settings.mcp_cancel_stops_job)
         except anyio.get_cancelled_exc_class():
-            cancel.cancel()  # shuts the relay socket down: the worker returns at once
-            log.info("generate_image was cancelled; the upstream request was stopped")
+            log.info("a generate_image call was cancelled; job %s %s", job.id,
+                     "was stopped" if settings.mcp_cancel_stops_job else "runs on and will be reported")
             raise
         finally:
             group.cancel_scope.cancel()
-    return result
+    return done
 
 
 class _Ticker:
@@ -199,30 +237,62 @@ def _with_output_dir(settings: Settings, base: Path) -> Settings:
     return replace(settings, output_dir=str(out if out.is_absolute() else (base / out)))
 
 
-def _tool_result(result: GenerationResult, settings: Settings) -> CallToolResult:
-    data = result.to_dict()
-    lines = [data["markdown_image"], f"Saved to {data['image_path']} ({data['actual_size']}, {data['output_format']}, "
-                                     f"{data['bytes']} bytes)."]
-    lines += [f"Also saved: {p}" for p in data["image_paths"][1:]]
-    lines += [f"Warning: {w}" for w in data["warnings"]]
-    content: list = [TextContent(type="text", text="\n".join(lines))]
-    content += [ResourceLink(type="resource_link", uri=Path(p).as_uri(), name=Path(p).name,
-                             mime_type=f"image/{result.output_format}") for p in result.image_paths]
-    limit = settings.mcp_inline_image_max_bytes
-    if limit and result.bytes and result.bytes <= limit:
-        raw = Path(result.image_paths[0]).read_bytes()
-        content.append(ImageContent(type="image", data=base64.b64encode(raw).decode("ascii"),
-                                    mime_type=f"image/{result.output_format}"))
-    return CallToolResult(content=content, structured_content=data, is_error=False)
+def _notices(jobs: Jobs | None, skip: str | None = None) -> list[str]:
+    """Outcomes of earlier jobs whose calls did not get them (cancelled, timed out, lost)."""
+    if jobs is None:
+        return []
+    from .tool_text import notice_lines
+    records = [r for r in jobs.unreported() if r["id"] != skip]
+    for record in records:
+        jobs.mark_reported(record["id"])
+    return notice_lines(records)
 
 
-def _error_result(result: GenerationResult) -> CallToolResult:
-    data = result.to_dict()
-    error = data["error"]
-    text = f"Image generation failed ({error['code']}): {error['message']}"
-    if data.get("markdown_image"):
-        text += f"\nThe best partial image was kept:\n{data['markdown_image']}"
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data, is_error=True)
+def _text_result(text: str, *, error: bool = False, extra: list | None = None,
+                 structured: dict | None = None) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=text), *(extra or [])],
+                          structured_content=structured, is_error=error)
+
+
+def _pending(job: Job, jobs: Jobs) -> str:
+    from .tool_text import pending_text
+    return "\n".join([pending_text(job), *_notices(jobs, skip=job.id)])
+
+
+async def _image_result(result: GenerationResult, settings: Settings, jobs: Jobs) -> CallToolResult:
+    from .tool_text import success_text
+    text = "\n".join([success_text(result), *_notices(jobs)])
+    previews = []
+    if settings.mcp_preview_size:
+        from .imaging import preview
+        for path in result.image_paths[:4]:
+            made = await anyio.to_thread.run_sync(preview, path, settings.mcp_preview_size,
+                                                  settings.mcp_preview_max_bytes)
+            if made is not None:
+                previews.append(ImageContent(type="image", data=base64.b64encode(made.data).decode("ascii"),
+                                             mime_type=made.mime_type))
+    return _text_result(text, extra=previews, structured=result.to_dict() if settings.mcp_structured else None)
+
+
+def _failed(result: GenerationResult, jobs: Jobs | None) -> CallToolResult:
+    from .tool_text import failure_text
+    return _text_result("\n".join([failure_text(result), *_notices(jobs)]), error=True)
+
+
+def _record_result(record: dict, jobs: Jobs) -> CallToolResult:
+    """The outcome of a job a call asks for by id, from its record on disk."""
+    from .jobs import record_tags
+    from .tool_text import notice_lines
+    jobs.mark_reported(record["id"])
+    if record.get("status") == "running":
+        return _text_result(f"Job {record['id']} is still running in another server; its image will be saved "
+                            "there. Call again later with the same job_id.")
+    if record.get("ok"):
+        tags = record_tags(record)
+        if tags:
+            return _text_result("\n".join([*tags, f"Saved {', '.join(record['image_paths'])} "
+                                            f"({record.get('actual_size')}, {record.get('output_format')})."]))
+    return _text_result(notice_lines([record])[0], error=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,8 +300,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transport", choices=("stdio", "streamable-http"), default="stdio")
     parser.add_argument("--host", default="127.0.0.1", help="streamable-http only (loopback by default)")
     parser.add_argument("--port", type=int, default=8765, help="streamable-http only")
+    parser.add_argument("--wait-default", type=float, metavar="SECONDS",
+                        help="default for IMAGE_RELAY_MCP_WAIT_SECONDS (the plugin sets it below its tool timeout)")
     parser.add_argument("--version", action="version", version=f"image-relay-mcp {__version__}")
     args = parser.parse_args(argv)
+    if args.wait_default:
+        _FALLBACK["IMAGE_RELAY_MCP_WAIT_SECONDS"] = str(args.wait_default)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="image-relay-mcp: %(message)s")
     if args.transport == "stdio":
         server.run()

@@ -33,3 +33,13 @@ def user_cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
         return Path(environ["LOCALAPPDATA"]) / APP_NAME / "cache"
     base = environ.get("XDG_CACHE_HOME") or str(Path(environ.get("HOME") or Path.home()) / ".cache")
     return Path(base) / APP_NAME
+
+
+def user_state_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """A per-user state directory (records of image jobs, so a restarted server can report them)."""
+    if sys.platform == "win32" and environ.get("LOCALAPPDATA"):
+        return Path(environ["LOCALAPPDATA"]) / APP_NAME / "state"
+    if sys.platform == "darwin":
+        return Path(environ.get("HOME") or Path.home()) / "Library" / "Application Support" / APP_NAME / "state"
+    base = environ.get("XDG_STATE_HOME") or str(Path(environ.get("HOME") or Path.home()) / ".local" / "state")
+    return Path(base) / APP_NAME

@@ -14,6 +14,7 @@ class Progress:
     elapsed: float
     step: int
     total: int
+    path: str | None = None  # the file a "partial" or "saved" stage wrote
 
     def line(self) -> str:
         return f"[progress] [{self.elapsed:.1f}s] {self.message}"
@@ -37,14 +38,14 @@ class Reporter:
     def elapsed(self) -> float:
         return time.monotonic() - self._started
 
-    def emit(self, stage: str, message: str, *, partial: int = 0) -> None:
+    def emit(self, stage: str, message: str, *, partial: int = 0, path: str | None = None) -> None:
         steps = {"connected": 1, "accepted": 2, "started": 3, "partial": 3 + partial,
                  "final": 4 + self._partials, "saved": 5 + self._partials}
         if stage in steps:
             self.step = max(self.step, min(steps[stage], self.total))
         self.last_time = time.monotonic()
         if self._callback is not None:
-            self._callback(Progress(stage, message, round(self.elapsed(), 1), self.step, self.total))
+            self._callback(Progress(stage, message, round(self.elapsed(), 1), self.step, self.total, path))
 
 
 class Heartbeat:

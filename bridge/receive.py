@@ -179,9 +179,10 @@ class Receiver:
         except ProtocolError as exc:
             self.warnings.append(f"Skipped partial image {signal.index + 1}: {exc.message}")
             return
-        self.saver.partial(signal.index, data, info)
+        saved = self.saver.partial(signal.index, data, info)
         total = f" of {self.job.partial_images}" if self.job.partial_images else ""
-        self.reporter.emit("partial", f"Partial image {signal.index + 1}{total} received.", partial=signal.index + 1)
+        self.reporter.emit("partial", f"Partial image {signal.index + 1}{total} received.", partial=signal.index + 1,
+                           path=str(saved.path))
 
     def _final(self, signal: Signal) -> None:
         data = self._payload(signal)
@@ -189,7 +190,7 @@ class Receiver:
         self.tally.final_at = time.monotonic()
         self.reporter.emit("final", f"Final image received ({info.size}, {len(data) / 1024:.0f} KB).")
         saved = self.saver.final(data, info)
-        self.reporter.emit("saved", f"Saved {saved.path}.")
+        self.reporter.emit("saved", f"Saved {saved.path}.", path=str(saved.path))
 
     def _payload(self, signal: Signal) -> bytes:
         inline = signal.b64 or (signal.url if signal.url and signal.url.startswith("data:") else None)

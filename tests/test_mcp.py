@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 import uuid
@@ -32,6 +33,23 @@ def mcp_env(relay_env, monkeypatch, tmp_path):
     return project
 
 
+@pytest.fixture(autouse=True)
+def fresh_jobs():
+    """Each test's server starts with no jobs, its records under that test's own HOME."""
+    import bridge.mcp_server as mcp_server
+    mcp_server._JOBS.clear()
+    yield
+    mcp_server._JOBS.clear()
+
+
+SAVED = re.compile(r"^Saved (.+) \((\d+x\d+), (\w+), (\d+) bytes\)\.$", re.M)
+
+
+def saved(result) -> list[str]:
+    """The absolute paths a success text names, in order."""
+    return [m.group(1) for m in SAVED.finditer(result.content[0].text)]
+
+
 async def call(arguments: dict, progress: list | None = None):
     async def on_progress(value, total, message):
         progress.append((value, total, message))
@@ -45,30 +63,36 @@ async def test_tool_schema_and_annotations():
         tools = (await client.list_tools()).tools
     assert [t.name for t in tools] == ["generate_image"]
     tool = tools[0]
-    assert "one to three minutes" in tool.description and "markdown_image" in tool.description
+    assert "one to three minutes" in tool.description and "job_id" in tool.description
+    assert "markdown image tag" in tool.description
     a = tool.annotations
     assert (a.read_only_hint, a.destructive_hint, a.idempotent_hint, a.open_world_hint) == (False, False, False, True)
     props = tool.input_schema["properties"]
     assert set(props) == {"prompt", "image_paths", "mask_path", "size", "quality", "output_format", "background",
                           "output_compression", "partial_images", "n", "api_mode", "negative_prompt", "seed",
-                          "output_name", "use_prompt_template"}
+                          "output_name", "use_prompt_template", "job_id"}
     assert tool.input_schema["required"] == ["prompt"]
     assert all(props[name].get("description") for name in props)
     assert "ctx" not in props
 
 
-async def test_success_result_text_structured_and_project_dir(mcp_env):
+async def test_success_is_compact_text_led_by_the_tag_then_a_preview(mcp_env):
+    import io
+    from PIL import Image
     progress: list = []
-    result = await call({"prompt": "an mcp owl", "partial_images": 2}, progress)
-    assert result.is_error is False
-    data = result.structured_content
-    assert data["ok"] and Path(data["image_path"]).is_file()
-    assert Path(data["image_path"]).parent == mcp_env / "outputs"
+    result = await call({"prompt": "an mcp owl", "partial_images": 2, "size": "1024x1024"}, progress)
+    assert result.is_error is False and result.structured_content is None
     text = result.content[0].text
-    assert text.splitlines()[0] == data["markdown_image"]
-    assert data["image_path"] in text.splitlines()[1] and "64x48" in text
-    assert result.content[1].type == "resource_link" and result.content[1].uri == Path(data["image_path"]).as_uri()
-    assert result.content[2].type == "image" and result.content[2].mime_type == "image/png"
+    path = saved(result)[0]
+    assert text.startswith("![an mcp owl](") and text.splitlines()[0] == f"![an mcp owl]({path})"
+    assert Path(path).parent == mcp_env / "outputs" and "1024x1024, png" in text
+    assert "debug_summary" not in text and "raw_log" not in text and len(text) < 600
+    assert [block.type for block in result.content] == ["text", "image"]
+    preview = result.content[1]
+    data = __import__("base64").b64decode(preview.data)
+    assert preview.mime_type == "image/jpeg" and len(data) <= 300_000
+    picture = Image.open(io.BytesIO(data))
+    assert picture.size == (1024, 1024) and data != Path(path).read_bytes()
     values = [v for v, _, _ in progress]
     assert values == sorted(values) and len(set(values)) == len(values)
     assert all(total == 7 for _, total, _ in progress)
@@ -80,10 +104,30 @@ async def test_success_result_text_structured_and_project_dir(mcp_env):
     assert order == sorted(order)
 
 
-async def test_inline_image_can_be_switched_off(mcp_env, monkeypatch):
-    monkeypatch.setenv("IMAGE_RELAY_MCP_INLINE_IMAGE_MAX_BYTES", "0")
-    result = await call({"prompt": "no inline"})
-    assert [block.type for block in result.content] == ["text", "resource_link"]
+async def test_previews_follow_their_settings(mcp_env, monkeypatch):
+    import base64
+    import io
+    from PIL import Image
+    monkeypatch.setenv("IMAGE_RELAY_MCP_PREVIEW_SIZE", "256")
+    result = await call({"prompt": "small preview", "size": "1536x1024"})
+    picture = Image.open(io.BytesIO(base64.b64decode(result.content[1].data)))
+    assert max(picture.size) == 256 and picture.size == (256, 171)
+    monkeypatch.setenv("IMAGE_RELAY_MCP_PREVIEW_SIZE", "0")
+    result = await call({"prompt": "no preview"})
+    assert [block.type for block in result.content] == ["text"]
+
+
+async def test_structured_content_is_opt_in(mcp_env, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_MCP_STRUCTURED", "true")
+    result = await call({"prompt": "structured"})
+    assert result.structured_content["ok"] and result.structured_content["image_path"] == saved(result)[0]
+
+
+async def test_several_images_get_one_tag_and_preview_each(mcp_env):
+    result = await call({"prompt": "two owls", "n": 2, "api_mode": "auto"})
+    lines = result.content[0].text.splitlines()
+    assert lines[0].startswith("![two owls](") and lines[1].startswith("![two owls](") and lines[0] != lines[1]
+    assert len(saved(result)) == 2 and [b.type for b in result.content] == ["text", "image", "image"]
 
 
 async def test_edit_with_mask(mcp_env):
@@ -91,8 +135,7 @@ async def test_edit_with_mask(mcp_env):
     (mcp_env / "m.png").write_bytes(png(20, 10, alpha=True))
     result = await call({"prompt": "edit", "image_paths": [str(mcp_env / "a.png")], "mask_path": str(mcp_env / "m.png"),
                          "size": "auto", "api_mode": "images"})
-    assert result.is_error is False and result.structured_content["actual_size"] == "20x10"
-    assert result.structured_content["api_mode"] == "images"
+    assert result.is_error is False and "(20x10, png," in result.content[0].text
 
 
 @pytest.mark.parametrize("arguments, env, code", [
@@ -105,21 +148,21 @@ async def test_edit_with_mask(mcp_env):
     ({"prompt": "x"}, {"fault": "text-only"}, "text_only"),
     ({"prompt": "x", "partial_images": 1}, {"fault": "cut-after-partial"}, "stream_broken"),
 ])
-async def test_failures_are_tool_results_with_the_error(mcp_env, emulator, monkeypatch, arguments, env, code):
+async def test_failures_are_one_text_block_with_code_message_and_next_step(mcp_env, emulator, monkeypatch,
+                                                                           arguments, env, code):
     if "fault" in env:
         monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(fault=env["fault"], tag=uuid.uuid4().hex[:8]))
     for key, value in env.items():
         if key.startswith("IMAGE_RELAY_"):
             monkeypatch.setenv(key, value)
     result = await call(arguments)
-    assert result.is_error is True
-    data = result.structured_content
-    assert data["ok"] is False and data["error"]["code"] == code
-    assert result.content[0].text.startswith(f"Image generation failed ({code}): ")
-    assert "Traceback" not in result.content[0].text
-    assert SENTINEL_KEY not in json.dumps(data) + result.content[0].text
+    assert result.is_error is True and result.structured_content is None and len(result.content) == 1
+    text = result.content[0].text
+    assert text.startswith(f"Image generation failed ({code}): ") and "\nNext: " in text
+    assert "Traceback" not in text and SENTINEL_KEY not in text
     if code == "stream_broken":
-        assert Path(data["image_path"]).is_file() and data["markdown_image"] in result.content[0].text
+        tag = re.search(r"The best partial image was kept: (!\[x\]\((.+)\))", text)
+        assert tag and Path(tag.group(2)).is_file() and "-partial-1" in tag.group(2)
 
 
 async def test_six_concurrent_calls_run_concurrently(mcp_env, emulator, monkeypatch):
@@ -137,7 +180,7 @@ async def test_six_concurrent_calls_run_concurrently(mcp_env, emulator, monkeypa
             for i in range(6):
                 group.start_soon(one, i)
         together = time.monotonic() - started
-    paths = {r.structured_content["image_path"] for r in results}
+    paths = {saved(r)[0] for r in results}
     assert len(paths) == 6 and all(Path(p).is_file() for p in paths)
     # Serial execution would take six times as long; the bench quotes the real ratio.
     assert together < single * 4, (single, together)
@@ -176,19 +219,36 @@ class SilentRelay:
             self.hung_up.set()
 
 
-@pytest.mark.parametrize("how", ["client closed", "request cancelled"])
-async def test_cancelled_call_stops_its_upstream_request(mcp_env, monkeypatch, how):
+async def _cancel_a_call_mid_job(client, relay) -> None:
+    async with anyio.create_task_group() as group:
+        group.start_soon(client.call_tool, "generate_image", {"prompt": "to be cancelled"})
+        with anyio.fail_after(10):
+            while not relay.connected.is_set():
+                await anyio.sleep(0.05)
+        await anyio.sleep(0.3)
+        group.cancel_scope.cancel()  # the client gives up on the call: notifications/cancelled
+
+
+async def test_a_cancelled_call_leaves_its_job_running(mcp_env, monkeypatch):
     relay = SilentRelay()
     monkeypatch.setenv("IMAGE_RELAY_BASE_URL", f"http://127.0.0.1:{relay.port}/v1")
+    monkeypatch.setenv("IMAGE_RELAY_IDLE_TIMEOUT", "3")
     async with Client(server) as client:
-        async with anyio.create_task_group() as group:
-            group.start_soon(client.call_tool, "generate_image", {"prompt": "to be cancelled"})
-            with anyio.fail_after(10):
-                while not relay.connected.is_set():
-                    await anyio.sleep(0.05)
-            await anyio.sleep(0.3)
-            assert not relay.hung_up.is_set()
-            group.cancel_scope.cancel()  # the client gives up on the call
+        await _cancel_a_call_mid_job(client, relay)
+        await anyio.sleep(1.0)
+        assert not relay.hung_up.is_set()  # the relay request (maybe billed) goes on
+    with anyio.fail_after(10):  # until the job's own idle timeout ends it
+        while not relay.hung_up.is_set():
+            await anyio.sleep(0.05)
+
+
+@pytest.mark.parametrize("how", ["client closed", "request cancelled"])
+async def test_stop_on_cancel_stops_the_upstream_request(mcp_env, monkeypatch, how):
+    relay = SilentRelay()
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", f"http://127.0.0.1:{relay.port}/v1")
+    monkeypatch.setenv("IMAGE_RELAY_MCP_CANCEL_STOPS_JOB", "true")
+    async with Client(server) as client:
+        await _cancel_a_call_mid_job(client, relay)
         if how == "request cancelled":
             with anyio.fail_after(5):
                 while not relay.hung_up.is_set():
@@ -196,6 +256,76 @@ async def test_cancelled_call_stops_its_upstream_request(mcp_env, monkeypatch, h
     with anyio.fail_after(5):
         while not relay.hung_up.is_set():
             await anyio.sleep(0.05)
+
+
+async def test_past_the_wait_budget_a_job_id_comes_back_and_finds_the_image(mcp_env, emulator, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(delay=0.4, tag=uuid.uuid4().hex[:8]))
+    monkeypatch.setenv("IMAGE_RELAY_MCP_WAIT_SECONDS", "0.5")
+    async with Client(server) as client:
+        first = await client.call_tool("generate_image", {"prompt": "a slow heron", "partial_images": 2})
+        assert first.is_error is False
+        text = first.content[0].text
+        job_id = re.search(r'job_id="(job_[0-9a-f]+)"', text).group(1)
+        assert "still being generated" in text and "billed again" in text and "so far" in text
+        monkeypatch.setenv("IMAGE_RELAY_MCP_WAIT_SECONDS", "30")
+        again = await client.call_tool("generate_image", {"prompt": "a slow heron", "job_id": job_id})
+    assert again.is_error is False and again.content[0].text.startswith("![a slow heron](")
+    assert Path(saved(again)[0]).is_file() and again.content[1].type == "image"
+    requests = [r for r in emulator.requests if "heron" in json.dumps(r.json or {})]
+    assert len(requests) == 1  # one billed generation, not two
+
+
+async def test_a_job_finished_after_its_call_was_cancelled_is_reported_next(mcp_env, emulator, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(delay=0.3, tag=uuid.uuid4().hex[:8]))
+    async with Client(server) as client:
+        async with anyio.create_task_group() as group:
+            group.start_soon(client.call_tool, "generate_image", {"prompt": "an abandoned lark", "partial_images": 2})
+            await anyio.sleep(0.5)
+            group.cancel_scope.cancel()
+        outputs = mcp_env / "outputs"
+        with anyio.fail_after(15):
+            while not [p for p in outputs.glob("*lark*.png") if "-partial-" not in p.name]:
+                await anyio.sleep(0.1)
+        next_result = await client.call_tool("generate_image", {"prompt": "the next picture"})
+        text = next_result.content[0].text
+        assert text.startswith("![the next picture](")
+        assert re.search(r'finished after its call was cancelled or timed out: !\[an abandoned lark\]\(', text)
+        later = await client.call_tool("generate_image", {"prompt": "and another"})
+        assert "abandoned lark" not in later.content[0].text  # reported once
+
+
+async def test_a_restarted_server_reports_finished_and_lost_jobs(mcp_env, emulator, monkeypatch):
+    import bridge.mcp_server as mcp_server
+    from bridge.paths import user_state_dir
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(delay=0.2, tag=uuid.uuid4().hex[:8]))
+    async with Client(server) as client:
+        async with anyio.create_task_group() as group:
+            group.start_soon(client.call_tool, "generate_image", {"prompt": "before the restart"})
+            await anyio.sleep(0.3)
+            group.cancel_scope.cancel()
+    jobs_dir = user_state_dir() / "jobs"
+    with anyio.fail_after(15):
+        while not any(json.loads(p.read_text()).get("status") == "done" for p in jobs_dir.glob("job_*.json")):
+            await anyio.sleep(0.1)
+    partial = mcp_env / "outputs" / "20260101-000000-dying-0a1b2c3d-partial-1.png"
+    partial.write_bytes(png(8, 8))
+    (jobs_dir / "job_0123456789ab.json").write_text(json.dumps({
+        "id": "job_0123456789ab", "status": "running", "pid": 2 ** 22 + 12345, "started": time.time() - 60,
+        "prompt": "a dying server", "partial_image_paths": [str(partial)]}))
+    mcp_server._JOBS.clear()  # a new server process: nothing in memory, the records on disk
+    result = await call({"prompt": "after the restart"})
+    text = result.content[0].text
+    assert re.search(r'"before the restart"\) finished after its call was cancelled', text)
+    assert re.search(r'job_0123456789ab \("a dying server"\) was lost when its server stopped; its best partial '
+                     r'image: !\[a dying server\]\(', text)
+    again = await call({"prompt": "job id of the lost one", "job_id": "job_0123456789ab"})
+    assert again.is_error is True and "was lost" in again.content[0].text
+
+
+async def test_unknown_job_ids_are_refused_plainly(mcp_env):
+    for job_id in ("job_ffffffffffff", "../../etc/passwd"):
+        result = await call({"prompt": "x", "job_id": job_id})
+        assert result.is_error is True and "There is no image job" in result.content[0].text
 
 
 async def test_stdio_subprocess_lists_and_calls(relay_env, tmp_path):
@@ -206,7 +336,7 @@ async def test_stdio_subprocess_lists_and_calls(relay_env, tmp_path):
         assert [t.name for t in tools] == ["generate_image"]
         result = await client.call_tool("generate_image", {"prompt": "over stdio"})
     assert result.is_error is False
-    assert Path(result.structured_content["image_path"]).parent == tmp_path / "outputs"
+    assert Path(saved(result)[0]).parent == tmp_path / "outputs"
 
 
 async def test_heartbeat_while_the_relay_is_silent(mcp_env, emulator, monkeypatch):
@@ -231,7 +361,7 @@ async def test_relative_output_dir_follows_mcp_roots(relay_env, monkeypatch, tmp
         return ListRootsResult(roots=[Root(uri=project.as_uri(), name="project")])
     async with Client(server, list_roots_callback=roots, mode="legacy") as client:
         result = await client.call_tool("generate_image", {"prompt": "rooted"})
-    assert Path(result.structured_content["image_path"]).parent == project / "outputs"
+    assert Path(saved(result)[0]).parent == project / "outputs"
 
 
 async def test_plugin_install_folder_is_never_the_output_dir(relay_env, monkeypatch, tmp_path):
@@ -239,7 +369,7 @@ async def test_plugin_install_folder_is_never_the_output_dir(relay_env, monkeypa
     (plugin / ".claude-plugin").mkdir(parents=True)
     monkeypatch.chdir(plugin)
     result = await call({"prompt": "no project known"})
-    path = Path(result.structured_content["image_path"])
+    path = Path(saved(result)[0])
     data_home = Path(os.environ["XDG_DATA_HOME"]) / "image-relay-bridge"
     assert path.parent == data_home / "outputs" and plugin not in path.parents
 
@@ -251,7 +381,7 @@ async def test_settings_come_from_the_user_config_file(emulator, monkeypatch, tm
                       "IMAGE_RELAY_TEXT_MODEL=gpt-5\nIMAGE_RELAY_DEFAULT_SIZE=32x32\n")
     monkeypatch.setenv("CLAUDE_PROJECT_DIR", str(tmp_path))
     result = await call({"prompt": "configured by file"})
-    assert result.is_error is False and result.structured_content["actual_size"] == "32x32"
+    assert result.is_error is False and "(32x32, png," in result.content[0].text
 
 
 async def test_cli_runs_and_mcp_calls_share_one_output_dir(mcp_env, relay_env, monkeypatch, tmp_path):
@@ -269,7 +399,7 @@ async def test_cli_runs_and_mcp_calls_share_one_output_dir(mcp_env, relay_env, m
             for _ in range(3):
                 group.start_soon(one)
     cli_paths = [json.loads(p.communicate(timeout=60)[0])["image_path"] for p in procs]
-    paths = cli_paths + [r.structured_content["image_path"] for r in results]
+    paths = cli_paths + [saved(r)[0] for r in results]
     assert len(set(paths)) == 6
     from bridge.imageinfo import read_info
     assert all(Path(p).parent == shared and read_info(Path(p).read_bytes()).size == "64x48" for p in paths)
@@ -295,7 +425,7 @@ async def test_streamable_http_transport(relay_env, tmp_path):
                     await anyio.sleep(0.1)
         async with Client(f"http://127.0.0.1:{port}/mcp", read_timeout_seconds=60) as client:
             result = await client.call_tool("generate_image", {"prompt": "over http"})
-        assert result.is_error is False and Path(result.structured_content["image_path"]).is_file()
+        assert result.is_error is False and Path(saved(result)[0]).is_file()
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=10)

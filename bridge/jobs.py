@@ -1,0 +1,226 @@
+"""Generations as jobs that outlive the tool call that started them. No MCP here.
+
+A paid image is never lost to a client's time limit: a job runs in a thread of its own, a call
+waits for it up to a budget, and a call that is cancelled or gives up leaves the job running to
+its end. Finished jobs are recorded on disk (small JSON, never a secret) so the next call, even
+of a restarted server, can report them; a job that was running when its server died is
+reported as lost, with its best partial image if one was saved.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .progress import Progress
+from .result import GenerationResult, markdown_image
+
+KEEP_SECONDS = 7 * 24 * 3600  # records older than a week are pruned
+Work = Callable[["Job"], GenerationResult]
+
+
+@dataclass
+class Job:
+    """One generation. ``progress`` grows as events arrive; ``result`` is set once, at the end."""
+
+    id: str
+    prompt: str
+    started: float = field(default_factory=time.time)
+    progress: list[Progress] = field(default_factory=list)
+    result: GenerationResult | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    waiters: int = 0  # calls waiting for it right now
+    reported: bool = False  # a call has returned its outcome
+    cancel: object | None = None  # the CancelToken the work polls
+
+    partial_paths: list[str] = field(default_factory=list)
+    persist: Callable[[], None] | None = None  # rewrites the job's record
+
+    def on_progress(self, progress: Progress) -> None:
+        """The work's progress callback (runs in the job's thread)."""
+        self.progress.append(progress)
+        if progress.stage == "partial" and progress.path:
+            self.partial_paths.append(progress.path)
+            if self.persist is not None:
+                self.persist()  # a lost job still points at its best partial
+
+    @property
+    def last_event(self) -> str:
+        return self.progress[-1].message if self.progress else "Sending the request to the relay."
+
+    def elapsed(self) -> float:
+        return time.time() - self.started
+
+
+class Jobs:
+    """The jobs of one server: started here, or recorded on disk by this or an earlier server."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.dir = state_dir
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        self._mark_lost_and_prune()
+
+    def start(self, prompt: str, work: Work, cancel: object | None = None) -> Job:
+        """Run ``work`` in a thread of its own; ``cancel`` (a CancelToken) is what stops it."""
+        job = Job(id="job_" + secrets.token_hex(6), prompt=prompt[:120], cancel=cancel)
+        with self._lock:
+            self._jobs[job.id] = job
+        job.persist = lambda: self._write(job, "running")
+        job.persist()
+
+        def run() -> None:
+            try:
+                job.result = work(job)
+            except BaseException as exc:  # noqa: BLE001 - a job must always end with a result
+                job.result = GenerationResult(ok=False, elapsed_seconds=round(job.elapsed(), 2), error={
+                    "code": "internal_error", "message": f"The job failed unexpectedly ({exc.__class__.__name__}).",
+                    "retryable": False}, exit_code=1)
+            finally:
+                self._write(job, "done")
+                job.done.set()
+
+        threading.Thread(target=run, name=f"image-job-{job.id}", daemon=True).start()
+        return job
+
+    def get(self, job_id: str) -> Job | dict | None:
+        """A job of this server, else its record on disk (a dict), else None."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is not None:
+            return job
+        if not job_id.startswith("job_") or not job_id[4:].isalnum():
+            return None  # never a path
+        return self._read(self.dir / f"{job_id}.json")
+
+    def mark_reported(self, job_id: str) -> None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is not None:
+                job.reported = True
+        record = self._read(self.dir / f"{job_id}.json")
+        if record is not None:
+            record["reported"] = True
+            self._dump(record)
+
+    def unreported(self) -> list[dict]:
+        """Finished or lost jobs nobody is waiting for and no call has reported: this server's,
+        and those of servers that are gone."""
+        out = []
+        with self._lock:
+            live = dict(self._jobs)
+        for path in sorted(self._records()):
+            record = self._read(path)
+            if record is None or record.get("reported") or record.get("status") == "running":
+                continue
+            job = live.get(record["id"])
+            if job is not None and (job.waiters or job.reported):
+                continue
+            if job is None and record.get("pid") not in (os.getpid(), None) and _alive(record.get("pid")):
+                continue  # another live server's job: it reports it itself
+            out.append(record)
+        return out
+
+    # -- records ----------------------------------------------------------------------------
+
+    def _write(self, job: Job, status: str) -> None:
+        record = {"id": job.id, "status": status, "pid": os.getpid(), "started": round(job.started, 3),
+                  "prompt": job.prompt, "reported": job.reported, "partial_image_paths": list(job.partial_paths)}
+        if job.result is not None:
+            result = job.result
+            record.update(finished=round(time.time(), 3), ok=result.ok, image_paths=list(result.image_paths),
+                          partial_image_paths=list(result.partial_image_paths), alt_text=result.alt_text,
+                          error=result.error, actual_size=result.actual_size, output_format=result.output_format,
+                          bytes=result.bytes, elapsed_seconds=result.elapsed_seconds)
+        self._dump(record)
+
+    def _dump(self, record: dict) -> None:
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            tmp = self.dir / f".{record['id']}.{os.getpid()}.tmp"
+            tmp.write_text(json.dumps(record, ensure_ascii=False))
+            os.replace(tmp, self.dir / f"{record['id']}.json")
+        except OSError:
+            pass  # the record is a convenience; the image itself is already on disk
+
+    def _read(self, path: Path) -> dict | None:
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) and "id" in record else None
+
+    def _records(self) -> list[Path]:
+        try:
+            return [p for p in self.dir.iterdir() if p.name.startswith("job_") and p.suffix == ".json"]
+        except OSError:
+            return []
+
+    def _mark_lost_and_prune(self) -> None:
+        now = time.time()
+        for path in self._records():
+            record = self._read(path)
+            if record is None:
+                continue
+            if now - record.get("started", now) > KEEP_SECONDS:
+                path.unlink(missing_ok=True)
+            elif record.get("status") == "running" and not _alive(record.get("pid")):
+                record["status"] = "lost"
+                self._dump(record)
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, under another user
+    return True
+
+
+def record_tags(record: dict) -> list[str]:
+    """Markdown tags of what a record's job saved: its images, else its best partial."""
+    alt = record.get("alt_text") or record.get("prompt") or "image"
+    paths = record.get("image_paths") or record.get("partial_image_paths", [])[-1:]
+    return [markdown_image(p, alt) for p in paths if Path(p).is_file()]
+
+
+async def wait(job: Job, budget: float, *, sleep: Callable, forward: Callable | None = None,
+               stop_on_cancel: bool = False, poll: float = 0.2) -> bool:
+    """Wait up to ``budget`` seconds for ``job``, passing each new Progress to ``forward``.
+
+    True when the job is done. A waiter that is cancelled (the client gave up or cancelled the
+    call) leaves the job running, unless ``stop_on_cancel``. ``sleep`` is the event loop's own
+    (anyio.sleep, asyncio.sleep), so this module needs no async library of its own.
+    """
+    job.waiters += 1
+    seen = len(job.progress) if job.waiters > 1 or job.reported else 0
+    deadline = time.monotonic() + budget
+    try:
+        while True:
+            while seen < len(job.progress):
+                if forward is not None:
+                    await forward(job.progress[seen])
+                seen += 1
+            if job.done.is_set():
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            await sleep(min(poll, remaining))
+    except BaseException:
+        if stop_on_cancel and job.cancel is not None:
+            job.cancel.cancel()
+        raise
+    finally:
+        job.waiters -= 1

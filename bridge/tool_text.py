@@ -1,0 +1,79 @@
+"""What the model reads from a generate_image call: compact text and small previews.
+
+Measured in Claude Code and Codex: with ``structuredContent`` present both clients hand the model
+its JSON instead of the text, and Codex drops image blocks; without it, both pass text verbatim
+and image blocks byte for byte. So the text leads with the markdown image tag, stays a few
+hundred characters, and the pixels come as a downscaled preview, never the full file.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .jobs import Job, record_tags
+from .result import GenerationResult, markdown_image
+
+# What the model should do next, by error code; the message itself says what happened.
+_NEXT = {
+    "invalid_input": "Fix the argument the message names and call again; nothing was sent.",
+    "config_missing": "Tell the user to run image-relay-setup or fill in the user config file; never ask for the "
+                      "key in chat.",
+    "config_invalid": "Tell the user which setting to correct in the user config file.",
+    "unauthorized": "Tell the user the relay refused their key; do not retry.",
+    "upstream_unauthorized": "Tell the user the gateway's own upstream key was refused; its operator must fix it.",
+    "quota_exceeded": "Tell the user the relay account is out of credit; do not retry.",
+    "rate_limited": "Wait a minute, then call once more.",
+    "moderation_blocked": "Offer the user a reworded prompt; do not try to get around the filter.",
+    "stream_broken": "Show the partial image above, say it is incomplete, and offer to generate again (billed).",
+    "interrupted": "The job was stopped; do not restart it unless the user asks.",
+    "lost": "Its server stopped while it ran; show the partial image if any, and ask before generating again.",
+}
+_DEFAULT_NEXT = "Tell the user what failed; call again only if they agree (the attempt may have been billed)."
+
+
+def success_text(result: GenerationResult) -> str:
+    tags = [markdown_image(p, result.alt_text) for p in result.image_paths]
+    lines = list(tags)
+    for path in result.image_paths:
+        size = Path(path).stat().st_size if Path(path).is_file() else result.bytes
+        lines.append(f"Saved {path} ({result.actual_size}, {result.output_format}, {size} bytes).")
+    lines += [f"Warning: {w}" for w in result.warnings]
+    lines.append("Show the image to the user with the markdown tag above." if len(tags) == 1 else
+                 "Show the images to the user with the markdown tags above.")
+    return "\n".join(lines)
+
+
+def failure_text(result: GenerationResult) -> str:
+    error = result.error or {}
+    code = error.get("code", "error")
+    lines = [f"Image generation failed ({code}): {error.get('message', '')}"]
+    if result.image_paths:  # exit 9: the best partial stands in for the image
+        lines.append(f"The best partial image was kept: {markdown_image(result.image_paths[0], result.alt_text)}")
+    elif result.partial_image_paths:
+        lines.append(f"A partial image was kept: {markdown_image(result.partial_image_paths[-1], result.alt_text)}")
+    lines.append(f"Next: {_NEXT.get(code, _DEFAULT_NEXT)}")
+    return "\n".join(lines)
+
+
+def pending_text(job: Job) -> str:
+    return (f"The image is still being generated (job {job.id}, {job.elapsed():.0f} s so far; last from the relay: "
+            f"{job.last_event}) Call generate_image again with job_id=\"{job.id}\" (the prompt may be repeated, it "
+            "is ignored) to keep waiting. Do not start a new generation: it would be billed again.")
+
+
+def notice_lines(records: list[dict]) -> list[str]:
+    """Jobs whose own call did not get their outcome: cancelled, timed out, or lost with a server."""
+    lines = []
+    for record in records:
+        tags = record_tags(record)
+        prompt = record.get("prompt", "")
+        if record.get("status") == "lost":
+            lines.append(f"Earlier job {record['id']} (\"{prompt}\") was lost when its server stopped"
+                         + (f"; its best partial image: {tags[0]}" if tags else "; nothing was saved."))
+        elif record.get("ok"):
+            lines.append(f"Earlier job {record['id']} (\"{prompt}\") finished after its call was cancelled or "
+                         f"timed out: {' '.join(tags)}")
+        else:
+            error = record.get("error") or {}
+            lines.append(f"Earlier job {record['id']} (\"{prompt}\") failed after its call ended "
+                         f"({error.get('code')}): {error.get('message', '')}")
+    return lines
