@@ -204,7 +204,7 @@ async def wait(job: Job, budget: float, *, sleep: Callable, forward: Callable | 
     (anyio.sleep, asyncio.sleep), so this module needs no async library of its own.
     """
     job.waiters += 1
-    seen = len(job.progress) if job.waiters > 1 or job.reported else 0
+    seen = 0  # each call's progress starts at the job's beginning: a new progress token, the whole story
     deadline = time.monotonic() + budget
     try:
         while True:

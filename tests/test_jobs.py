@@ -1,0 +1,103 @@
+"""Jobs, the wait budget and cancellation, without MCP: plain threads and asyncio."""
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+
+import pytest
+
+from bridge.jobs import Jobs, wait
+from bridge.progress import Progress
+from bridge.result import GenerationResult
+from bridge.transport import CancelToken
+
+
+def _work(gate: threading.Event, ok: bool = True, path: str = "/nonexistent/x.png"):
+    def work(job):
+        job.on_progress(Progress("connected", "Connected; the relay answered HTTP 200.", 0.1, 1, 5))
+        gate.wait(10)
+        job.on_progress(Progress("saved", f"Saved {path}.", 1.0, 5, 5, path))
+        if ok:
+            return GenerationResult(ok=True, elapsed_seconds=1.0, complete=True, image_paths=(path,), alt_text="a fox",
+                                    actual_size="8x8", output_format="png", bytes=10)
+        return GenerationResult(ok=False, elapsed_seconds=1.0, error={"code": "relay_error", "message": "boom"},
+                                exit_code=5)
+    return work
+
+
+def test_budget_then_done(tmp_path):
+    jobs = Jobs(tmp_path)
+    gate = threading.Event()
+    job = jobs.start("a fox", _work(gate))
+    seen = []
+
+    async def forward(progress):
+        seen.append(progress.stage)
+
+    assert asyncio.run(wait(job, 0.3, sleep=asyncio.sleep, forward=forward)) is False
+    assert seen == ["connected"] and "Connected" in job.last_event and job.waiters == 0
+    gate.set()
+    assert asyncio.run(wait(job, 5, sleep=asyncio.sleep, forward=forward)) is True
+    assert job.result.ok and seen == ["connected", "connected", "saved"]  # each waiter gets the whole story
+    record = json.loads((tmp_path / f"{job.id}.json").read_text())
+    assert record["status"] == "done" and record["ok"] and record["image_paths"] == ["/nonexistent/x.png"]
+
+
+@pytest.mark.parametrize("stop_on_cancel", [False, True])
+def test_a_cancelled_waiter_leaves_the_job_running_unless_asked(tmp_path, stop_on_cancel):
+    jobs = Jobs(tmp_path)
+    gate = threading.Event()
+    cancel = CancelToken()
+    job = jobs.start("a fox", _work(gate), cancel=cancel)
+
+    async def main():
+        task = asyncio.create_task(wait(job, 30, sleep=asyncio.sleep, stop_on_cancel=stop_on_cancel))
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert cancel.cancelled is stop_on_cancel and job.waiters == 0
+    gate.set()
+    assert job.done.wait(5) and job.result.ok
+
+
+def test_unreported_outcomes_are_reported_once(tmp_path):
+    jobs = Jobs(tmp_path)
+    gate = threading.Event()
+    gate.set()
+    job = jobs.start("a fox", _work(gate, ok=False))
+    assert job.done.wait(5)
+    assert [r["id"] for r in jobs.unreported()] == [job.id]
+    jobs.mark_reported(job.id)
+    assert jobs.unreported() == []
+    assert Jobs(tmp_path).unreported() == []  # nor by the next server
+
+
+def test_a_new_server_marks_dead_servers_running_jobs_lost(tmp_path):
+    (tmp_path / "job_aaaaaaaaaaaa.json").write_text(json.dumps(
+        {"id": "job_aaaaaaaaaaaa", "status": "running", "pid": 2 ** 22 + 777, "started": time.time()}))
+    (tmp_path / "job_bbbbbbbbbbbb.json").write_text(json.dumps(
+        {"id": "job_bbbbbbbbbbbb", "status": "running", "pid": 1, "started": time.time()}))  # alive: not ours to judge
+    (tmp_path / "job_cccccccccccc.json").write_text(json.dumps(
+        {"id": "job_cccccccccccc", "status": "done", "ok": True, "started": time.time() - 8 * 24 * 3600}))
+    jobs = Jobs(tmp_path)
+    assert jobs.get("job_aaaaaaaaaaaa")["status"] == "lost"
+    assert jobs.get("job_bbbbbbbbbbbb")["status"] == "running"
+    assert not (tmp_path / "job_cccccccccccc.json").exists()  # pruned after a week
+    assert [r["id"] for r in jobs.unreported()] == ["job_aaaaaaaaaaaa"]
+
+
+def test_ids_never_become_paths(tmp_path):
+    jobs = Jobs(tmp_path)
+    assert jobs.get("../secret") is None and jobs.get("job_../../x") is None
+
+
+def test_a_crashing_job_still_ends_with_a_result(tmp_path):
+    def work(job):
+        raise RuntimeError("bug")
+    job = Jobs(tmp_path).start("x", work)
+    assert job.done.wait(5) and job.result.ok is False and job.result.error["code"] == "internal_error"
