@@ -63,6 +63,7 @@ class Jobs:
     def __init__(self, state_dir: Path) -> None:
         self.dir = state_dir
         self._jobs: dict[str, Job] = {}
+        self._announced: set[str] = set()  # running jobs already named in a notice
         self._lock = threading.Lock()
         self._mark_lost_and_prune()
 
@@ -109,16 +110,22 @@ class Jobs:
             self._dump(record)
 
     def unreported(self) -> list[dict]:
-        """Finished or lost jobs nobody is waiting for and no call has reported: this server's,
-        and those of servers that are gone."""
+        """Jobs nobody is waiting for whose outcome no call has reported: finished or lost ones
+        (this server's, and those of servers that are gone), and, once, this server's jobs still
+        running after their call was cancelled or gave up, so the model learns their id."""
         out = []
         with self._lock:
             live = dict(self._jobs)
         for path in sorted(self._records()):
             record = self._read(path)
-            if record is None or record.get("reported") or record.get("status") == "running":
+            if record is None or record.get("reported"):
                 continue
             job = live.get(record["id"])
+            if record.get("status") == "running":
+                if job is not None and not job.waiters and not job.done.is_set() and job.id not in self._announced:
+                    self._announced.add(job.id)
+                    out.append(record)
+                continue
             if job is not None and (job.waiters or job.reported):
                 continue
             if job is None and record.get("pid") not in (os.getpid(), None) and _alive(record.get("pid")):

@@ -149,6 +149,10 @@ async def _wait(job: Job, settings: Settings, ctx: Context | None) -> bool:
             raise
         finally:
             group.cancel_scope.cancel()
+    if done and ctx is not None:
+        # Claude Code drops the whole connection (and so the server) when a progress notification
+        # is handled after the result it belongs to; give the last ones a moment to be read first.
+        await anyio.sleep(0.1)
     return done
 
 
@@ -244,7 +248,8 @@ def _notices(jobs: Jobs | None, skip: str | None = None) -> list[str]:
     from .tool_text import notice_lines
     records = [r for r in jobs.unreported() if r["id"] != skip]
     for record in records:
-        jobs.mark_reported(record["id"])
+        if record.get("status") != "running":
+            jobs.mark_reported(record["id"])
     return notice_lines(records)
 
 

@@ -15,8 +15,8 @@ from .result import GenerationResult, markdown_image
 # What the model should do next, by error code; the message itself says what happened.
 _NEXT = {
     "invalid_input": "Fix the argument the message names and call again; nothing was sent.",
-    "config_missing": "Tell the user to run image-relay-setup or fill in the user config file; never ask for the "
-                      "key in chat.",
+    "config_missing": "Tell the user to put the setting in the user config file the message names (image-relay-doctor "
+                      "checks it); never ask for the key in chat.",
     "config_invalid": "Tell the user which setting to correct in the user config file.",
     "unauthorized": "Tell the user the relay refused their key; do not retry.",
     "upstream_unauthorized": "Tell the user the gateway's own upstream key was refused; its operator must fix it.",
@@ -66,7 +66,11 @@ def notice_lines(records: list[dict]) -> list[str]:
     for record in records:
         tags = record_tags(record)
         prompt = record.get("prompt", "")
-        if record.get("status") == "lost":
+        if record.get("status") == "running":
+            lines.append(f"Earlier job {record['id']} (\"{prompt}\") is still running after its call was cancelled or "
+                         f"timed out: call generate_image with job_id=\"{record['id']}\" to get its image instead of "
+                         "generating it again.")
+        elif record.get("status") == "lost":
             lines.append(f"Earlier job {record['id']} (\"{prompt}\") was lost when its server stopped"
                          + (f"; its best partial image: {tags[0]}" if tags else "; nothing was saved."))
         elif record.get("ok"):

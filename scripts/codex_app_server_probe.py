@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -118,13 +119,18 @@ def check_call(app: AppServer, server: str, tool: str, arguments: dict[str, Any]
         call_timeout,
     )
     elapsed = time.monotonic() - started
-    structured = result.get("structuredContent") or {}
-    if result.get("isError") or not structured.get("ok"):
-        error = structured.get("error") or result.get("content")
-        raise ProbeError(f"mcpServer/tool/call {tool}: the tool reported an error: {error}")
-    path = structured.get("image_path", "")
+    texts = [block.get("text", "") for block in result.get("content") or [] if block.get("type") == "text"]
+    text = texts[0] if texts else ""
+    if result.get("isError") or not text.startswith("!["):
+        raise ProbeError(f"mcpServer/tool/call {tool}: the tool reported an error: {text[:300]!r}")
+    # The result text leads with the markdown image tag; the absolute path follows on a "Saved" line.
+    saved = re.search(r"^Saved (/.+?) \(\d+x\d+, ", text, re.M)
+    path = saved.group(1) if saved else ""
     if not os.path.isabs(path) or not os.path.isfile(path):
-        raise ProbeError(f"mcpServer/tool/call {tool}: image_path {path!r} is not an existing absolute path")
+        raise ProbeError(f"mcpServer/tool/call {tool}: {path!r} is not an existing absolute path")
+    images = [block for block in result.get("content") or [] if block.get("type") == "image"]
+    if not images:
+        raise ProbeError(f"mcpServer/tool/call {tool}: no preview image block in the result")
     print(f"ok   mcpServer/tool/call {tool}: {path} ({os.path.getsize(path)} bytes, {elapsed:.1f}s)")
 
 

@@ -144,7 +144,13 @@ def test_mcp_command_is_the_installed_console_script() -> None:
     entry = mcp_entry()
     assert entry["command"] == "image-relay-mcp"
     assert entry["command"] in PROJECT["scripts"]
-    assert entry.get("args", []) == []
+    # The one argument: a wait budget below both clients' 600 s tool limits.
+    assert entry["args"] == ["--wait-default", "540"]
+    assert 540 < entry["timeout"] / 1000 and 540 < entry["tool_timeout_sec"]
+
+
+def test_the_server_is_required_so_codex_waits_for_it() -> None:
+    assert mcp_entry()["required"] is True
 
 
 def test_mcp_definition_works_without_client_variables() -> None:
