@@ -101,3 +101,13 @@ def test_env_example_documents_every_variable():
         assert f"{name}=" in text, name
     template = [line for line in text.splitlines() if line.startswith("IMAGE_RELAY_DEFAULT_PROMPT_TEMPLATE=")][0]
     assert "{prompt}" in template and "landscape" in template and "portrait" in template
+
+
+def test_a_launchers_fallback_ranks_just_above_the_defaults(tmp_path, monkeypatch):
+    from bridge.config import load_settings
+    fallback = {"IMAGE_RELAY_MCP_WAIT_SECONDS": "540"}
+    assert load_settings({}, {}, cwd=tmp_path, fallback=fallback).mcp_wait_seconds == 540
+    assert load_settings({}, {}, cwd=tmp_path).mcp_wait_seconds == 50
+    (tmp_path / ".env").write_text("IMAGE_RELAY_MCP_WAIT_SECONDS=30\n")
+    assert load_settings({}, {}, cwd=tmp_path, fallback=fallback).mcp_wait_seconds == 30
+    assert load_settings({}, {"IMAGE_RELAY_MCP_WAIT_SECONDS": "7"}, cwd=tmp_path, fallback=fallback).mcp_wait_seconds == 7
