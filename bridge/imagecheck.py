@@ -9,11 +9,17 @@ Dimensions: each side at most MAX_SIDE, at most MAX_PIXELS in all (a decompressi
 """
 from __future__ import annotations
 
+import io
+import os
 import struct
 import zlib
+from pathlib import Path
+from typing import BinaryIO
 
 from .errors import ProtocolError
 from .imageinfo import ImageInfo, read_info
+
+_HEAD = 256 * 1024  # enough of the start for the format and the dimensions (JPEG SOF after EXIF)
 
 MAX_SIDE = 16384
 MAX_PIXELS = 8192 * 8192
@@ -23,52 +29,66 @@ _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 _ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
 
 
-def check_image(data: bytes, what: str = "The image") -> ImageInfo:
-    """Format and dimensions from the bytes; raise ProtocolError (bad_image) unless whole and plausible."""
-    info = read_info(data)
-    if info is None:
-        # Never quote the bytes: a link may have fetched something private.
-        raise ProtocolError(f"{what} the relay returned is not a PNG, JPEG, WebP or GIF ({len(data)} bytes).",
-                            code="bad_image")
-    if info.width > MAX_SIDE or info.height > MAX_SIDE or info.width * info.height > MAX_PIXELS:
-        raise ProtocolError(f"{what} claims {info.size} pixels, beyond the limit of {MAX_SIDE} per side and "
-                            f"{MAX_PIXELS // 1_000_000} megapixels; it is not taken as an image.", code="bad_image")
-    problem = {"png": _png_problem, "jpeg": _jpeg_problem, "webp": _webp_problem, "gif": _gif_problem}[info.format](data)
+def check_image(source: bytes | Path, what: str = "The image") -> ImageInfo:
+    """Format and dimensions from the bytes (or a file, read in pieces, never whole); raise
+    ProtocolError (bad_image) unless the image is whole and plausible."""
+    with (open(source, "rb") if isinstance(source, Path) else io.BytesIO(source)) as handle:
+        head = handle.read(_HEAD)
+        total = handle.seek(0, os.SEEK_END)
+        info = read_info(head)
+        if info is None:
+            # Never quote the bytes: a link may have fetched something private.
+            raise ProtocolError(f"{what} the relay returned is not a PNG, JPEG, WebP or GIF ({total} bytes).",
+                                code="bad_image")
+        if info.width > MAX_SIDE or info.height > MAX_SIDE or info.width * info.height > MAX_PIXELS:
+            raise ProtocolError(f"{what} claims {info.size} pixels, beyond the limit of {MAX_SIDE} per side and "
+                                f"{MAX_PIXELS // 1_000_000} megapixels; it is not taken as an image.", code="bad_image")
+        handle.seek(0)
+        checks = {"png": _png_problem, "jpeg": _jpeg_problem, "webp": _webp_problem, "gif": _gif_problem}
+        problem = checks[info.format](handle, total)
     if problem:
         raise ProtocolError(f"{what} the relay returned is incomplete or corrupt ({info.format.upper()}: {problem}).",
                             code="bad_image")
     return info
 
 
-def _png_problem(data: bytes) -> str | None:
-    pos, first, ihdr = 8, True, None
+def _png_problem(handle: BinaryIO, total: int) -> str | None:
+    pos, first, ihdr, broken = 8, True, None, False
     inflater, inflated = zlib.decompressobj(), 0
+    handle.seek(8)
     while True:
-        if pos + 12 > len(data):
+        header = handle.read(8)
+        if len(header) < 8 or pos + 12 > total:
             return "it ends before its IEND chunk"
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        end = pos + 12 + length
-        if end > len(data):
+        length, kind = struct.unpack(">I4s", header)
+        if pos + 12 + length > total:
             return f"the {kind.decode('latin-1')} chunk is cut short"
-        body = data[pos + 8:pos + 8 + length]
-        if zlib.crc32(kind + body) != struct.unpack(">I", data[end - 4:end])[0]:
-            return f"the {kind.decode('latin-1')} chunk fails its CRC"
         if first and kind != b"IHDR":
             return "it does not start with IHDR"
         first = False
-        if kind == b"IHDR":
-            ihdr = body
-        elif kind == b"IDAT":
-            try:
-                pending = body
-                while pending:
-                    inflated += len(inflater.decompress(pending, _STEP))
-                    pending = inflater.unconsumed_tail
-            except zlib.error:
-                return "its image data does not inflate"
-        elif kind == b"IEND":
+        crc = zlib.crc32(kind)
+        left = length
+        while left:
+            piece = handle.read(min(left, _STEP))
+            left -= len(piece)
+            crc = zlib.crc32(piece, crc)
+            if kind == b"IHDR":
+                ihdr = piece
+            elif kind == b"IDAT" and not broken:
+                try:
+                    pending = piece
+                    while pending:
+                        inflated += len(inflater.decompress(pending, _STEP))
+                        pending = inflater.unconsumed_tail
+                except zlib.error:
+                    broken = True  # reported after the CRC, which names a damaged chunk more exactly
+        if crc != struct.unpack(">I", handle.read(4))[0]:
+            return f"the {kind.decode('latin-1')} chunk fails its CRC"
+        if broken:
+            return "its image data does not inflate"
+        if kind == b"IEND":
             break
-        pos = end
+        pos += 12 + length
     try:
         while not inflater.eof:
             piece = inflater.decompress(b"", _STEP) or inflater.flush(_STEP)
@@ -102,26 +122,31 @@ def _png_data_size(ihdr: bytes | None) -> int | None:
                for x, y, dx, dy in _ADAM7)
 
 
-def _jpeg_problem(data: bytes) -> str | None:
-    if not data.rstrip(b"\0\r\n ").endswith(b"\xff\xd9"):
+def _jpeg_problem(handle: BinaryIO, total: int) -> str | None:
+    handle.seek(max(0, total - 64))
+    if not handle.read().rstrip(b"\0\r\n ").endswith(b"\xff\xd9"):
         return "it has no end-of-image marker"
     from .imaging import jpeg_decodes  # Pillow, only for JPEG
 
-    return None if jpeg_decodes(data) else "it does not decode"
+    handle.seek(0)
+    return None if jpeg_decodes(handle) else "it does not decode"
 
 
-def _webp_problem(data: bytes) -> str | None:
-    declared = struct.unpack("<I", data[4:8])[0]
-    if declared + 8 != len(data) and declared + 9 != len(data):
-        return f"its RIFF header announces {declared + 8} bytes but {len(data)} arrived"
+def _webp_problem(handle: BinaryIO, total: int) -> str | None:
+    handle.seek(4)
+    declared = struct.unpack("<I", handle.read(4))[0]
+    if declared + 8 != total and declared + 9 != total:
+        return f"its RIFF header announces {declared + 8} bytes but {total} arrived"
     pos = 12
-    while pos + 8 <= len(data):
-        size = struct.unpack("<I", data[pos + 4:pos + 8])[0]
+    while pos + 8 <= total:
+        handle.seek(pos + 4)
+        size = struct.unpack("<I", handle.read(4))[0]
         pos += 8 + size + (size & 1)
-    if pos > len(data) + 1:
+    if pos > total + 1:
         return "its last chunk is cut short"
     return None
 
 
-def _gif_problem(data: bytes) -> str | None:
-    return None if data.rstrip(b"\0").endswith(b";") else "it has no trailer"
+def _gif_problem(handle: BinaryIO, total: int) -> str | None:
+    handle.seek(max(0, total - 16))
+    return None if handle.read().rstrip(b"\0").endswith(b";") else "it has no trailer"

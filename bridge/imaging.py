@@ -14,10 +14,11 @@ MAX_PIXELS = 8192 * 8192
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's own decompression-bomb guard, at the bridge's limit
 
 
-def jpeg_decodes(data: bytes) -> bool:
-    """True when a JPEG decodes; at 1/8 scale, so a 4K image costs no full pixel buffer."""
+def jpeg_decodes(handle) -> bool:
+    """True when a JPEG (an open binary file) decodes; at 1/8 scale, so a 4K image costs no full
+    pixel buffer."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(handle) as image:
             image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
             image.load()
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):

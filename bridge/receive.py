@@ -14,12 +14,13 @@ from .events import Interpreter, Signal
 from .failures import html_error
 from .imageinfo import ImageInfo
 from .job import Job
+from .payloads import Extractor, problem_error
 from .progress import Reporter
 from .rawlog import RawLog
 from .sse import iter_events
 from .transport import CancelToken, Reply, download
 
-BODY_LIMIT = 256 * 1024 * 1024  # one whole JSON answer (up to 10 images)
+BODY_LIMIT = 32 * 1024 * 1024  # one whole JSON answer, its images aside (they go to files as they arrive)
 IMAGE_LIMIT = 64 * 1024 * 1024  # one image, decoded, from base64 or a link
 MAX_EVENTS = 100_000  # data events in one stream (comment keep-alives are bounded by the deadline)
 
@@ -40,14 +41,16 @@ class Saver:
     finals: list[Saved] = field(default_factory=list)
     partials: dict[int, Saved] = field(default_factory=dict)
 
-    def partial(self, index: int, data: bytes, info: ImageInfo) -> Saved:
-        path = store.write_new(self.directory, f"{self.stem}-partial-{index + 1}", info.extension, data)
-        self.partials[index] = Saved(path, info, len(data))
+    def partial(self, index: int, tmp: Path, info: ImageInfo) -> Saved:
+        size = tmp.stat().st_size
+        path = store.publish(tmp, self.directory, f"{self.stem}-partial-{index + 1}", info.extension)
+        self.partials[index] = Saved(path, info, size)
         return self.partials[index]
 
-    def final(self, data: bytes, info: ImageInfo) -> Saved:
+    def final(self, tmp: Path, info: ImageInfo) -> Saved:
         base = self.stem if not self.finals else f"{self.stem}-{len(self.finals) + 1}"
-        saved = Saved(store.write_new(self.directory, base, info.extension, data), info, len(data))
+        size = tmp.stat().st_size
+        saved = Saved(store.publish(tmp, self.directory, base, info.extension), info, size)
         self.finals.append(saved)
         return saved
 
@@ -77,15 +80,19 @@ class Receiver:
         self.interpreter = Interpreter()
         self.tally = Tally()
         self._opened = time.monotonic()
+        self.extractor = Extractor(saver.directory, IMAGE_LIMIT)
 
     def consume(self, reply: Reply, stream_expected: bool) -> None:
         """Process the whole answer; raises BridgeError on any failure (images saved so far stay)."""
         self._opened = time.monotonic()
         content_type = reply.content_type.lower()
-        if reply.is_event_stream or (stream_expected and "json" not in content_type and "html" not in content_type):
-            self._consume_stream(reply)
-        else:
-            self._consume_body(reply)
+        try:
+            if reply.is_event_stream or (stream_expected and "json" not in content_type and "html" not in content_type):
+                self._consume_stream(reply)
+            else:
+                self._consume_body(reply)
+        finally:
+            self.extractor.close()  # temp files of payloads that were never published
         if self.tally.truncated_events and not self.interpreter.outcome.finals:
             raise ProtocolError("The relay cut off an event that carried image data (some relays cap stream lines at "
                                 "64 KiB); use IMAGE_RELAY_API_MODE=images or ask the relay to raise its limit.",
@@ -147,7 +154,9 @@ class Receiver:
                 if self.tally.first_byte is None:
                     self.tally.first_byte = time.monotonic()
                 self.tally.bytes_received += len(piece)
-                yield piece
+                reduced = self.extractor.feed(piece)  # image payloads go to temp files as they arrive
+                if reduced:
+                    yield reduced
         except RequestTimeout as exc:
             if exc.code == "idle_timeout" and not self.tally.bytes_received:
                 raise RequestTimeout(
@@ -157,7 +166,7 @@ class Receiver:
             raise
 
     def _on_block(self, block: bytes) -> None:
-        self.rawlog.body(block)
+        self.rawlog.body(self.extractor.log_text(block))
         if all(line.startswith(b":") for line in block.split(b"\n") if line):
             self.tally.keepalives += 1
 
@@ -174,34 +183,56 @@ class Receiver:
 
     def _partial(self, signal: Signal) -> None:
         try:
-            data = self._payload(signal)
-            info = verify(data, "A partial image")
+            tmp = self._payload(signal)
+            if tmp is None:
+                return
+            info = verify(tmp, "A partial image")
         except ProtocolError as exc:
             self.warnings.append(f"Skipped partial image {signal.index + 1}: {exc.message}")
             return
-        saved = self.saver.partial(signal.index, data, info)
+        saved = self.saver.partial(signal.index, tmp, info)
         total = f" of {self.job.partial_images}" if self.job.partial_images else ""
         self.reporter.emit("partial", f"Partial image {signal.index + 1}{total} received.", partial=signal.index + 1,
                            path=str(saved.path))
 
     def _final(self, signal: Signal) -> None:
-        data = self._payload(signal)
-        info = verify(data, "The final image")
+        tmp = self._payload(signal)
+        if tmp is None:
+            return  # the final image repeated (response.completed): already saved
+        info = verify(tmp, "The final image")
         self.tally.final_at = time.monotonic()
-        self.reporter.emit("final", f"Final image received ({info.size}, {len(data) / 1024:.0f} KB).")
-        saved = self.saver.final(data, info)
+        self.reporter.emit("final", f"Final image received ({info.size}, {tmp.stat().st_size / 1024:.0f} KB).")
+        saved = self.saver.final(tmp, info)
         self.reporter.emit("saved", f"Saved {saved.path}.", path=str(saved.path))
 
-    def _payload(self, signal: Signal) -> bytes:
+    def _payload(self, signal: Signal) -> Path | None:
+        """The temp file holding the signal's image (None for a repeat that was skipped)."""
+        payload = self.extractor.lookup(signal.b64) or self.extractor.lookup(signal.url)
+        if payload is not None:
+            if payload.problem:
+                raise problem_error(payload)
+            if payload.skipped:
+                return None
+            if payload.path is None:
+                raise ProtocolError("The relay sent an empty image.", code="bad_image")
+            tmp, payload.path = payload.path, None  # the saver publishes (and so removes) it
+            return tmp
         inline = signal.b64 or (signal.url if signal.url and signal.url.startswith("data:") else None)
-        if inline:
+        if inline:  # a field the extractor does not know: small, decoded the old way
             if len(inline) // 4 * 3 > IMAGE_LIMIT + 3:
                 raise ProtocolError(f"The relay sent an image larger than {IMAGE_LIMIT >> 20} MB; it was not saved.",
                                     code="too_large")
-            return decode_base64(inline)
-        if signal.url:
-            return download(signal.url, self.settings, limit=IMAGE_LIMIT, cancel=self.cancel, deadline=self.deadline)
-        raise ProtocolError("The relay sent an image event without image data.", code="no_image")
+            data = decode_base64(inline)
+        elif signal.url:
+            data = download(signal.url, self.settings, limit=IMAGE_LIMIT, cancel=self.cancel, deadline=self.deadline)
+        else:
+            raise ProtocolError("The relay sent an image event without image data.", code="no_image")
+        tmp, handle = store.open_temp(self.saver.directory)
+        try:
+            store.write_to(handle, self.saver.directory, data)
+        finally:
+            store.close_temp(handle, self.saver.directory)
+        return tmp
 
     def _note_buffering(self) -> None:
         t = self.tally

@@ -18,7 +18,7 @@ from sseclient import SSEClient
 
 from .errors import ProtocolError
 
-MAX_EVENT_BYTES = 96 * 1024 * 1024  # one event: a 64 MiB image as base64 plus its envelope
+MAX_EVENT_BYTES = 8 * 1024 * 1024  # one event's text; its images were taken out on the way (payloads)
 _BOM = b"\xef\xbb\xbf"
 _FIELDS = (b"data", b"event", b"id", b"retry", b":")
 

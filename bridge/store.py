@@ -76,14 +76,54 @@ def remove_stale_temps(directory: Path, now: float | None = None) -> int:
     return removed
 
 
+def temp_path(directory: Path, label: str = "image") -> Path:
+    """A fresh temporary name in ``directory``, of the shape stale-file cleanup recognises."""
+    return directory / f".{label}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+
+
+def open_temp(directory: Path, label: str = "image"):
+    """A new temp file for writing, as (path, handle); a full or read-only disk is a StorageError."""
+    directory = ensure_dir(directory)
+    path = temp_path(directory, label)
+    try:
+        return path, open(path, "xb")
+    except OSError as exc:
+        raise _storage_error(directory, exc) from None
+
+
+def write_to(handle, directory: Path, data: bytes) -> None:
+    try:
+        handle.write(data)
+    except OSError as exc:
+        raise _storage_error(directory, exc) from None
+
+
+def close_temp(handle, directory: Path) -> None:
+    """Close a temp file; the last buffered bytes may only fail now (a full disk)."""
+    try:
+        handle.close()
+    except OSError as exc:
+        raise _storage_error(directory, exc) from None
+
+
 def write_new(directory: Path, base: str, ext: str, data: bytes) -> Path:
     """Write data to ``base.ext`` (or ``base-2.ext``, ...) atomically, never replacing a file."""
     directory = ensure_dir(directory)
-    tmp = directory / f".{base}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    tmp = temp_path(directory, base)
     try:
         with open(tmp, "xb") as handle:
             handle.write(data)
-            handle.flush()
+    except OSError as exc:
+        _remove(tmp)
+        raise _storage_error(directory, exc) from None
+    return publish(tmp, directory, base, ext)
+
+
+def publish(tmp: Path, directory: Path, base: str, ext: str) -> Path:
+    """Give a finished temp file (in ``directory``) the name ``base.ext`` or ``base-N.ext``,
+    atomically and never replacing a file; the temp name is gone afterwards."""
+    try:
+        with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         for attempt in range(1, 1000):
             target = directory / (f"{base}.{ext}" if attempt == 1 else f"{base}-{attempt}.{ext}")
@@ -93,12 +133,14 @@ def write_new(directory: Path, base: str, ext: str, data: bytes) -> Path:
     except OSError as exc:
         raise _storage_error(directory, exc) from None
     finally:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
-        except OSError:
-            pass  # best effort: the temporary name starts with a dot
+        _remove(tmp)
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass  # gone already, or best effort: the temporary name starts with a dot
 
 
 def _publish(tmp: Path, target: Path) -> bool:

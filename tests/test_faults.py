@@ -52,7 +52,8 @@ MATRIX = [
     ("truncated-png", [], 7, "bad_image", "incomplete or corrupt (PNG"),
     ("truncated-png", ["--partial-images", "1"], 7, "bad_image", "best partial image"),
     ("file-link", ["--api-mode", "images"], 7, "unsafe_link", "image link the relay returned is not an http(s) link"),
-    ("endless-line", [], 7, "too_large", "larger than 96 MB"),
+    ("endless-line", [], 7, "too_large", "larger than 8 MB"),
+    ("endless-image", [], 7, "too_large", "larger than 64 MB"),
     ("gzip-bomb", ["--api-mode", "images"], 7, "too_large", "after decompression"),
     ("redirect", [], 4, "redirected", "update IMAGE_RELAY_BASE_URL"),
     # relay quirks that must still give an image

@@ -26,10 +26,10 @@ def gzip_bomb(size: int = 320 * 1024 * 1024) -> bytes:
     if _BOMB is None:
         import zlib
         packer = zlib.compressobj(9, zlib.DEFLATED, 31)
-        parts = [packer.compress(b'{"data":[{"b64_json":"')]
+        parts = [packer.compress(b'{"data":[],"pad":"')]
         block = b"A" * (1 << 20)
         parts += [packer.compress(block) for _ in range(size >> 20)]
-        parts.append(packer.compress(b'"}]}') + packer.flush())
+        parts.append(packer.compress(b'"}') + packer.flush())
         _BOMB = b"".join(parts)
     return _BOMB
 
@@ -133,8 +133,8 @@ class Handler(BaseHTTPRequestHandler):
             return writer.send(307, b"", "text/plain", {"Location": f"http://{host}{path}"})
         if fault == "gzip-bomb":
             return self._bomb()
-        if fault == "endless-line" and self.command == "POST":
-            return self._endless(em, writer)
+        if fault in ("endless-line", "endless-image") and self.command == "POST":
+            return self._endless(em, writer, fault)
         route = (self.command, path.rstrip("/"))
         if route == ("GET", "/v1/models") and fault == "models-500":
             raise ApiError(500, error_body("The server had an error while listing models.", "server_error"))
@@ -161,10 +161,14 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _endless(self, em: Emulator, writer: Writer) -> None:
-        """One SSE data line that never ends (bounded here at 2 GiB or when the client hangs up)."""
+    def _endless(self, em: Emulator, writer: Writer, fault: str) -> None:
+        """One SSE data line that never ends (bounded here at 2 GiB or when the client hangs up):
+        in a plain field, or in an image's base64."""
         writer.start(200, "text/event-stream; charset=utf-8")
-        writer.write(b"data: {\"type\":\"response.created\",\"pad\":\"")
+        if fault == "endless-image":
+            writer.write(b'data: {"type":"response.output_item.done","output_index":0,"item":{"result":"')
+        else:
+            writer.write(b"data: {\"type\":\"response.created\",\"pad\":\"")
         block = b"A" * 65536
         for _ in range(32768):
             if em._stopping.is_set():

@@ -1,0 +1,336 @@
+"""Image payloads decoded as they arrive, straight into temp files: the base64 of an image never
+exists whole in memory.
+
+``Extractor`` sits on the byte stream, before SSE framing and JSON parsing. It finds the JSON
+string values that carry images (``result``, ``partial_image_b64``, ``b64_json``, and ``url``
+when it is a data URL), decodes their base64 into a temp file in the output directory, and passes
+on the rest of the bytes with each such value replaced by a short placeholder
+(``__irb_payload_N__``). The event's other fields still reach the interpreter as parsed JSON;
+the receiver maps a placeholder back to its decoded file. Inside the string it handles what
+encoders emit: ``\\/``, ``\\n`` / ``\\r\\n`` line breaks every 76 characters, ``\\u002f``-style
+escapes, padding and whitespace, split anywhere across chunks.
+
+A final image repeated in ``response.completed`` after ``response.output_item.done`` gave one is
+skipped without decoding (its placeholder says so). The raw log gets ``<base64 N chars
+sha256:…>`` for each payload, from counts and a hash kept on the fly.
+"""
+from __future__ import annotations
+
+import binascii
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import store
+from .errors import ProtocolError
+
+_KEY = re.compile(rb'"(result|partial_image_b64|b64_json|url)"[ \t]*:[ \t]*"')
+_KEYS = (b'"result":"', b'"partial_image_b64":"', b'"b64_json":"', b'"url":"')
+_SPECIAL = re.compile(rb'["\\]')
+_TYPE = re.compile(rb'"type"[ \t]*:[ \t]*"([A-Za-z0-9_.]+)"|^event:[ \t]*([A-Za-z0-9_.]+)', re.M)
+_BOUNDARY = re.compile(rb"\n\n|\r\n\r\n|\r\r")
+_WHITESPACE = b" \t\r\n"
+_B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+_UNICODE_ESCAPE = re.compile(rb"\\u([0-9a-fA-F]{4})")
+PLACEHOLDER = re.compile(r"^__irb_(payload|skipped)_(\d+)__$")
+_IN_LOG = re.compile(rb"__irb_(payload|skipped)_(\d+)__")
+_ESCAPES = {ord("/"): b"/", ord("n"): b"", ord("r"): b"", ord("t"): b"", ord("\\"): b"\\", ord('"'): b'"',
+            ord("b"): b"", ord("f"): b""}
+_RECENT = 8192  # bytes of plain text kept to tell which event a payload belongs to
+
+
+@dataclass
+class Payload:
+    """One decoded image payload: a temp file (until it is published or dropped) and its figures."""
+
+    number: int
+    key: str
+    event_type: str
+    path: Path | None = None
+    size: int = 0  # decoded bytes
+    chars: int = 0  # base64 characters
+    sha: str = ""  # of the base64 text, for the raw log's placeholder
+    skipped: bool = False
+    problem: str | None = None  # not valid base64, over the cap
+
+    def placeholder(self) -> bytes:
+        return f"__irb_{'skipped' if self.skipped else 'payload'}_{self.number}__".encode()
+
+
+class Extractor:
+    """Feed raw body bytes; get the same bytes back with image payloads replaced by placeholders."""
+
+    def __init__(self, directory: Path, limit: int) -> None:
+        self.directory, self.limit = directory, limit
+        self.payloads: dict[int, Payload] = {}
+        self._carry = b""
+        self._recent = bytearray()
+        self._current: Payload | None = None
+        self._mode = "plain"  # plain | decode | peek (a url: data URL or not?) | pass (a plain url)
+        self._peek = bytearray()
+        self._peek_raw = bytearray()
+        self._b64 = bytearray()
+        self._hash = None
+        self._file = None
+        self._finals_from_items = 0
+
+    # -- the byte stream -----------------------------------------------------------------------
+
+    def feed(self, chunk: bytes) -> bytes:
+        data = self._carry + chunk if self._carry else chunk
+        self._carry = b""
+        out = bytearray()
+        i, end = 0, len(data)
+        while i < end:
+            if self._mode == "plain":
+                match = _KEY.search(data, i)
+                if match is None:
+                    keep = self._partial_key_start(data, i)
+                    self._plain(out, data[i:keep])
+                    self._carry = data[keep:]
+                    break
+                self._plain(out, data[i:match.end()])
+                self._begin(match.group(1).decode())
+                i = match.end()
+            elif self._mode == "decode":
+                # Base64 holds no quote: the next one ends the string. Escapes are undone in bulk.
+                quote = data.find(b'"', i)
+                span = data[i:quote if quote >= 0 else end]
+                if quote < 0:
+                    cut = _cut_escape(span)
+                    self._carry, span = span[cut:], span[:cut]
+                self._decode(span)
+                if quote < 0:
+                    break
+                self._end(out)
+                i = quote + 1
+            else:  # peek or pass: a url, read escape by escape (links are short)
+                special = _SPECIAL.search(data, i)
+                stop = special.start() if special else end
+                if stop > i:
+                    self._text(data[i:stop], data[i:stop], out)
+                if special is None:
+                    break
+                if data[stop] == ord('"'):
+                    self._end(out)
+                    i = stop + 1
+                    continue
+                escape = self._escape(data, stop)
+                if escape is None:  # the escape is cut by the chunk boundary
+                    self._carry = data[stop:]
+                    break
+                text, length = escape
+                self._text(text, data[stop:stop + length], out)
+                i = stop + length
+        return bytes(out)
+
+    def close(self) -> None:
+        """The stream ended: an unfinished payload is dropped; unpublished temp files go."""
+        self._abort_current()
+        for payload in self.payloads.values():
+            self.discard(payload)
+
+    def discard(self, payload: Payload) -> None:
+        if payload.path is not None:
+            try:
+                payload.path.unlink()
+            except OSError:
+                pass
+            payload.path = None
+
+    def log_text(self, block: bytes) -> bytes:
+        """A block for the raw log: placeholders become ``<base64 N chars sha256:…>``."""
+        def shown(match: re.Match) -> bytes:
+            payload = self.payloads.get(int(match.group(2)))
+            if payload is None:
+                return match.group(0)
+            if payload.skipped:
+                return f"<base64 {payload.chars} chars, a repeat of the final image>".encode()
+            return f"<base64 {payload.chars} chars sha256:{payload.sha[:12]}>".encode()
+        return _IN_LOG.sub(shown, block)
+
+    def lookup(self, value: object) -> Payload | None:
+        match = PLACEHOLDER.match(value) if isinstance(value, str) else None
+        return self.payloads.get(int(match.group(2))) if match else None
+
+    # -- plain text ----------------------------------------------------------------------------
+
+    def _plain(self, out: bytearray, text: bytes) -> None:
+        out += text
+        self._recent += text
+        if len(self._recent) > _RECENT:
+            del self._recent[:-_RECENT]
+
+    def _event_type(self) -> str:
+        recent = bytes(self._recent)
+        starts = [m.end() for m in _BOUNDARY.finditer(recent)]
+        tail = recent[starts[-1]:] if starts else recent
+        match = _TYPE.search(tail)
+        return (match.group(1) or match.group(2)).decode() if match else ""
+
+    @staticmethod
+    def _partial_key_start(data: bytes, start: int) -> int:
+        """Where a key pattern may begin but be cut off by the chunk's end (held back, a few bytes)."""
+        quote = data.rfind(b'"', max(start, len(data) - 32))
+        if quote < 0:
+            return len(data)
+        tail = bytes(data[quote:]).replace(b" ", b"").replace(b"\t", b"")
+        return quote if any(key.startswith(tail) for key in _KEYS) else len(data)
+
+    # -- one payload ---------------------------------------------------------------------------
+
+    def _begin(self, key: str) -> None:
+        payload = Payload(number=len(self.payloads) + 1, key=key, event_type=self._event_type())
+        self.payloads[payload.number] = payload
+        self._current = payload
+        self._b64.clear()
+        self._hash = hashlib.sha256()
+        if key == "result" and payload.event_type == "response.completed" and self._finals_from_items:
+            payload.skipped = True  # the final image again: counted, never decoded or held
+            self._mode = "decode"
+            return
+        if key == "result" and payload.event_type == "response.output_item.done":
+            self._finals_from_items += 1
+        self._mode = "peek" if key == "url" else "decode"
+        self._peek.clear()
+        self._peek_raw.clear()
+
+    def _text(self, text: bytes, raw: bytes, out: bytearray) -> None:
+        """Characters of a url value: ``text`` unescaped, ``raw`` as sent."""
+        if self._mode == "pass":
+            out += raw
+            return
+        self._peek += text
+        self._peek_raw += raw
+        head = bytes(self._peek)
+        if not head.startswith(b"data:"[:len(head)]):
+            self._mode = "pass"  # an ordinary link: its text goes on unchanged
+            self.payloads.pop(self._current.number, None)
+            self._current = None
+            out += self._peek_raw
+            return
+        comma = head.find(b",")
+        if comma < 0:
+            if len(head) > 200:
+                self._fail("The relay returned a data URL whose header never ends.")
+                self._mode = "decode"
+            return
+        if b";base64" not in head[:comma]:
+            self._fail("The relay returned a data URL that is not base64.")
+        self._mode = "decode"
+        self._decode(head[comma + 1:])
+
+    def _decode(self, span: bytes) -> None:
+        payload = self._current
+        if b"\\" in span:
+            span = _unescape(span)
+        clean = span.translate(None, _WHITESPACE)
+        if not clean:
+            return
+        payload.chars += len(clean)
+        self._hash.update(clean)
+        if payload.skipped or payload.problem:
+            return
+        if clean.translate(None, _B64):
+            self._fail("The relay returned image data that is not valid base64.")
+            return
+        self._b64 += clean
+        usable = len(self._b64) - len(self._b64) % 4
+        if usable >= 65536:
+            self._write(self._b64[:usable])
+            del self._b64[:usable]
+
+    def _escape(self, data: bytes, at: int) -> tuple[bytes, int] | None:
+        if at + 1 >= len(data):
+            return None
+        kind = data[at + 1]
+        if kind == ord("u"):
+            if at + 6 > len(data):
+                return None
+            try:
+                char = chr(int(data[at + 2:at + 6], 16))
+            except ValueError:
+                return b"!", 6
+            return char.encode("utf-8"), 6
+        return _ESCAPES.get(kind, b"!"), 2
+
+    def _write(self, b64: bytes | bytearray) -> None:
+        payload = self._current
+        try:
+            decoded = binascii.a2b_base64(bytes(b64), strict_mode=True)
+        except (binascii.Error, ValueError):
+            self._fail("The relay returned image data that is not valid base64.")
+            return
+        if payload.size + len(decoded) > self.limit:
+            self._fail(f"The relay sent an image larger than {self.limit >> 20} MB; it was not saved.", "too_large")
+            raise problem_error(payload)  # stop reading now: the rest is only more of the same
+        if self._file is None:
+            payload.path, self._file = store.open_temp(self.directory, f"payload-{payload.number}")
+        store.write_to(self._file, self.directory, decoded)
+        payload.size += len(decoded)
+
+    def _fail(self, message: str, code: str = "bad_image") -> None:
+        payload = self._current
+        if payload is not None and payload.problem is None:
+            payload.problem = f"{code}:{message}"
+            self._close_file()
+            self.discard(payload)
+
+    def _end(self, out: bytearray) -> None:
+        if self._mode == "pass":
+            out += b'"'
+            self._mode = "plain"
+            return
+        payload = self._current
+        if self._mode == "peek":  # a url shorter than "data:": an ordinary (if odd) value
+            out += bytes(self._peek_raw) + b'"'
+            self.payloads.pop(payload.number, None)
+        else:
+            if self._b64 and not payload.skipped and not payload.problem:
+                self._write(self._b64)
+            self._b64.clear()
+            self._close_file()
+            payload.sha = self._hash.hexdigest()
+            if payload.chars == 0 and not payload.problem:
+                self.payloads.pop(payload.number, None)  # an empty string stays one
+            else:
+                out += payload.placeholder()
+            out += b'"'
+        self._current = None
+        self._mode = "plain"
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            handle, self._file = self._file, None
+            store.close_temp(handle, self.directory)
+
+    def _abort_current(self) -> None:
+        if self._current is not None:
+            self._close_file()
+            self.discard(self._current)
+            self._current = None
+        self._mode = "plain"
+
+
+def _cut_escape(span: bytes) -> int:
+    """Where an escape cut by the chunk's end begins (held for the next chunk), else the length."""
+    slash = span.rfind(b"\\", max(0, len(span) - 6))
+    if slash < 0:
+        return len(span)
+    tail = span[slash:]
+    complete = len(tail) >= 6 if tail[1:2] == b"u" else len(tail) >= 2
+    return len(span) if complete else slash
+
+
+def _unescape(span: bytes) -> bytes:
+    """JSON string escapes inside base64: \\/, \\n, \\r, \\t and \\uXXXX; others stay and fail."""
+    span = span.replace(b"\\/", b"/").replace(b"\\n", b"").replace(b"\\r", b"").replace(b"\\t", b"")
+    if b"\\u" in span:
+        span = _UNICODE_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)).encode("utf-8"), span)
+    return span
+
+
+def problem_error(payload: Payload) -> ProtocolError:
+    code, _, message = (payload.problem or "bad_image:The image data is not valid.").partition(":")
+    return ProtocolError(message, code=code)
