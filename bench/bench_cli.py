@@ -3,9 +3,12 @@
 
     python bench/bench_cli.py            # prints figures; run by hand, not part of the tests
 
-1. A 1536x1024 noise PNG (about 6 MB of base64, sent twice as the Responses API does) streamed
-   in 1 KiB and in 128-byte pieces: CLI wall time minus curl's on the same stream (target <= 0.5 s),
-   and the CLI's peak RSS (target <= 120 MB).
+1. Incompressible (noise) PNGs at 64x64, 1024x1024, 1536x1024, 2048x2048 and 3840x2160, in
+   responses mode (the final image sent twice, as the Responses API does) and images mode, with
+   64 KiB and 1 KiB relay writes: CLI wall time minus curl's on the same answer (targets: <= 0.5 s
+   at 3840x2160 with 64 KiB writes, <= 0.35 s at 1536x1024) and the CLI's peak RSS (targets:
+   <= 64 MiB at 3840x2160, <= 8 MiB above the 64x64 baseline at 1024x1024). Each answer is
+   rendered once before it is timed, so both sides read the same cached bytes.
 2. ``image-relay-generate --help`` against ``python -c "import requests"`` (target <= +0.25 s),
    and whether the CLI path imports ``mcp`` (it must not).
 3. A close-delimited stream (no length, no chunking) with 0.5 s between events: when each
@@ -26,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-SIZE = "1536x1024"
+SIZES = ("64x64", "1024x1024", "1536x1024", "2048x2048", "3840x2160")
 RUNS = 3
 
 
@@ -44,13 +47,16 @@ def start_emulator() -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
-def body(prompt: str) -> bytes:
-    return json.dumps({"model": "gpt-5", "stream": True, "input": prompt, "tool_choice": {"type": "image_generation"},
-                       "tools": [{"type": "image_generation", "model": "gpt-image-1.5", "size": SIZE,
-                                  "quality": "high", "background": "auto", "output_format": "png",
-                                  "partial_images": 0}]}).encode()
-
-
+def body(prompt: str, size: str, mode: str) -> tuple[str, bytes]:
+    if mode == "images":
+        return "images/generations", json.dumps({"model": "gpt-image-1.5", "prompt": prompt, "n": 1, "size": size,
+                                                 "quality": "high", "background": "auto",
+                                                 "output_format": "png"}).encode()
+    return "responses", json.dumps({"model": "gpt-5", "stream": True, "input": prompt,
+                                    "tool_choice": {"type": "image_generation"},
+                                    "tools": [{"type": "image_generation", "model": "gpt-image-1.5", "size": size,
+                                               "quality": "high", "background": "auto", "output_format": "png",
+                                               "partial_images": 0}]}).encode()
 
 
 def cli_peak_rss(cmd: list[str], env: dict) -> tuple[float, float, bytes]:
@@ -62,30 +68,38 @@ def cli_peak_rss(cmd: list[str], env: dict) -> tuple[float, float, bytes]:
     return elapsed, usage.ru_maxrss / 1024, out
 
 
-def bench_stream(port: int, chunk: int, env: dict, out_dir: str) -> None:
+def curl(url: str, path: str, payload: bytes) -> tuple[float, int]:
+    started = time.perf_counter()
+    proc = subprocess.run(["curl", "-sS", "-N", "-o", "/dev/null", "-w", "%{size_download}", "-X", "POST",
+                           "-H", "Authorization: Bearer bench", "-H", "Content-Type: application/json",
+                           "--data-binary", "@-", f"{url}/{path}"], input=payload, capture_output=True)
+    return time.perf_counter() - started, int(proc.stdout or 0)
+
+
+def bench_stream(port: int, size: str, mode: str, chunk: int, env: dict, out_dir: str) -> dict:
     url = f"http://127.0.0.1:{port}/noise=1/chunk={chunk}/v1"
+    prompt = f"noise bench {size} {mode}"
+    path, payload = body(prompt, size, mode)
+    curl(url, path, payload)  # render once: the emulator keeps it, so both sides below read the same bytes
     curl_times, cli_times, rss = [], [], []
     received = 0
-    for i in range(RUNS):
-        prompt = f"noise bench {chunk} {i}"
-        payload = body(prompt)
-        started = time.perf_counter()
-        proc = subprocess.run(["curl", "-sS", "-N", "-o", "/dev/null", "-w", "%{size_download}", "-X", "POST",
-                               "-H", "Authorization: Bearer bench", "-H", "Content-Type: application/json",
-                               "--data-binary", "@-", f"{url}/responses"], input=payload, capture_output=True)
-        curl_times.append(time.perf_counter() - started)
-        received = int(proc.stdout or 0)
+    for _ in range(RUNS):
+        elapsed, received = curl(url, path, payload)
+        curl_times.append(elapsed)
         cmd = [shutil.which("image-relay-generate") or "image-relay-generate", "--no-open", "--quiet", "--no-template",
-               "--size", SIZE, "--output-dir", out_dir, prompt]
+               "--api-mode", mode, "--size", size, "--output-dir", out_dir, prompt]
         elapsed, peak, out = cli_peak_rss(cmd, {**env, "IMAGE_RELAY_BASE_URL": url})
         result = json.loads(out)
         assert result["ok"], result
         cli_times.append(elapsed)
         rss.append(peak)
     curl_med, cli_med = statistics.median(curl_times), statistics.median(cli_times)
-    print(f"stream {chunk:>4}-byte pieces, {received / 1e6:.1f} MB on the wire, {RUNS} runs (median):")
-    print(f"  curl {curl_med:.3f} s | CLI {cli_med:.3f} s | CLI - curl = {cli_med - curl_med:+.3f} s (target <= +0.5 s)")
-    print(f"  CLI peak RSS {max(rss):.1f} MB (target <= 120 MB); image {result['actual_size']} {result['bytes'] / 1e6:.2f} MB")
+    row = {"size": size, "mode": mode, "chunk": chunk, "wire": received / 1e6, "image": result["bytes"] / 1e6,
+           "curl": curl_med, "cli": cli_med, "rss": max(rss)}
+    print(f"  {size:>9} {mode:<9} {chunk:>5} B writes | {row['wire']:6.1f} MB wire, {row['image']:5.1f} MB image | "
+          f"curl {curl_med:.3f} s, CLI {cli_med:.3f} s, CLI - curl {cli_med - curl_med:+.3f} s | "
+          f"peak RSS {row['rss']:.1f} MiB", flush=True)
+    return row
 
 
 def bench_help(env: dict) -> None:
@@ -132,8 +146,18 @@ def main() -> int:
     emulator, port = start_emulator()
     out_dir = tempfile.mkdtemp(prefix="irb-bench-")
     try:
-        for chunk in (1024, 128):
-            bench_stream(port, chunk, env, out_dir)
+        print(f"CLI against curl on the same answer ({RUNS} runs, median; peak RSS the largest):")
+        rows = [bench_stream(port, size, mode, chunk, env, out_dir)
+                for size in SIZES for mode in ("responses", "images") for chunk in (65536, 1024)]
+        base = min(r["rss"] for r in rows if r["size"] == "64x64")
+        at_1k = max(r["rss"] for r in rows if r["size"] == "1024x1024")
+        at_4k = [r for r in rows if r["size"] == "3840x2160"]
+        print(f"targets: 3840x2160 peak RSS {max(r['rss'] for r in at_4k):.1f} MiB (<= 64); 1024x1024 "
+              f"{at_1k - base:+.1f} MiB over the 64x64 baseline {base:.1f} (<= +8); 3840x2160 64 KiB writes CLI - curl "
+              + ", ".join(f"{r['mode']} {r['cli'] - r['curl']:+.3f} s" for r in at_4k if r["chunk"] == 65536)
+              + " (<= 0.5); 1536x1024 64 KiB writes "
+              + ", ".join(f"{r['mode']} {r['cli'] - r['curl']:+.3f} s" for r in rows
+                          if r["size"] == "1536x1024" and r["chunk"] == 65536) + " (<= 0.35)")
         bench_help(env)
         bench_close_delimited(port, env, out_dir)
     finally:
