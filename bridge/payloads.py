@@ -110,6 +110,9 @@ class Extractor:
                 stop = special.start() if special else end
                 if stop > i:
                     self._text(data[i:stop], data[i:stop], out)
+                    if self._mode == "decode":  # a data URL's header has ended: the base64 follows
+                        i = stop
+                        continue
                 if special is None:
                     break
                 if data[stop] == ord('"'):
@@ -121,7 +124,7 @@ class Extractor:
                     self._carry = data[stop:]
                     break
                 text, length = escape
-                self._text(text, data[stop:stop + length], out)
+                self._text(text, data[stop:stop + length], out)  # may end the header: decode follows
                 i = stop + length
         return bytes(out)
 

@@ -38,6 +38,7 @@ MATRIX = [
     ("invalid-base64", [], 7, "bad_image", "not valid base64"),
     ("no-final", [], 9, "stream_broken", "partial image"),
     ("cut-after-partial", [], 9, "stream_broken", "partial image"),
+    ("cut-mid-final", [], 9, "stream_broken", "partial image"),
     ("big-event-cut", ["--size", "256x256"], 7, "truncated_event", "64 KiB"),
     ("processing-102", [], 7, "processing_102", "102 Processing"),
     ("drop", [], 6, "connection_closed", "closed it without answering"),
@@ -98,7 +99,7 @@ def test_fault_matrix(relay_env, emulator, monkeypatch, tmp_path, fault, args, c
     monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(**options))
     out = tmp_path / "out"
     run = run_cli("--output-dir", str(out), "--partial-images", "1", *args, f"fault {fault}") \
-        if "--partial-images" not in args and fault in ("no-final", "cut-after-partial") else \
+        if "--partial-images" not in args and fault in ("no-final", "cut-after-partial", "cut-mid-final") else \
         run_cli("--output-dir", str(out), *args, f"fault {fault}")
     result = run.json
     assert run.code == code, (run.stdout, run.stderr)
@@ -122,6 +123,9 @@ def test_fault_matrix(relay_env, emulator, monkeypatch, tmp_path, fault, args, c
         assert Path(result["image_path"]).is_file() and "-partial-" in result["image_path"]
         assert result["markdown_image"].endswith(f"({result['image_path']})")
         assert result["partial_image_paths"] and not finals
+        from bridge.imagecheck import check_image
+        check_image(Path(result["image_path"]))  # the kept partial is whole
+        assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]  # no half image left behind
     else:
         assert not finals and "image_path" not in result
     log = Path(result["raw_log_path"]).read_text()

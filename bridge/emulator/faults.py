@@ -19,7 +19,7 @@ STREAM_FAULTS = frozenset(
         "error-event-flat", "error-event-nested", "error-data-only", "response-failed",
         "response-failed-moderation", "response-incomplete", "item-failed", "text-only",
         "cut-after-partial", "no-final", "bad-image", "invalid-base64", "downscale", "n-downgrade",
-        "stall", "buffered", "big-event-cut", "huge-dims", "truncated-png", "file-link", "endless-line", "endless-image",
+        "stall", "buffered", "big-event-cut", "huge-dims", "truncated-png", "file-link", "endless-line", "endless-image", "cut-mid-final",
     }
 )
 # Faults handled by the request handler itself (routing and the connection).

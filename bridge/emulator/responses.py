@@ -116,7 +116,7 @@ class ResponseBuilder:
         if fault == "stall":
             self.items.append(STALL)
         count = self.job.partial_images
-        if fault == "cut-after-partial":
+        if fault in ("cut-after-partial", "cut-mid-final"):
             count = max(1, count)
         for k in range(count):
             self.add("response.image_generation_call.partial_image", **where, partial_image_index=k,
@@ -133,6 +133,13 @@ class ResponseBuilder:
             return self.items
         if fault == "response-incomplete":
             self.add("response.incomplete", response=self.final_response())
+            return self.items
+        if fault == "cut-mid-final":
+            # The connection drops halfway through the final image's base64.
+            payload = {"type": "response.output_item.done", "sequence_number": self.sequence, "output_index": 0,
+                       "item": self.image_item()}
+            text = f"event: response.output_item.done\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n"
+            self.items += [Raw(text[: len(text) // 2]), ABORT]
             return self.items
         if fault == "item-failed":
             self.add("response.output_item.done", output_index=0, item=self.failed_item())
