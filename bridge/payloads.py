@@ -175,11 +175,13 @@ class Extractor:
     @staticmethod
     def _partial_key_start(data: bytes, start: int) -> int:
         """Where a key pattern may begin but be cut off by the chunk's end (held back, a few bytes)."""
-        quote = data.rfind(b'"', max(start, len(data) - 32))
-        if quote < 0:
-            return len(data)
-        tail = bytes(data[quote:]).replace(b" ", b"").replace(b"\t", b"")
-        return quote if any(key.startswith(tail) for key in _KEYS) else len(data)
+        quote = data.find(b'"', max(start, len(data) - 32))
+        while quote >= 0:
+            tail = bytes(data[quote:]).replace(b" ", b"").replace(b"\t", b"")
+            if any(key.startswith(tail) for key in _KEYS):
+                return quote
+            quote = data.find(b'"', quote + 1)
+        return len(data)
 
     # -- one payload ---------------------------------------------------------------------------
 
