@@ -35,6 +35,7 @@ class Job:
     result: GenerationResult | None = None
     done: threading.Event = field(default_factory=threading.Event)
     waiters: int = 0  # calls waiting for it right now
+    dropped: bool = False  # its call was cancelled before it had a slot: it never runs
     reported: bool = False  # a call has returned its outcome
     cancel: object | None = None  # the CancelToken the work polls
 
@@ -60,11 +61,15 @@ class Job:
 class Jobs:
     """The jobs of one server: started here, or recorded on disk by this or an earlier server."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, max_jobs: int = 4) -> None:
         self.dir = state_dir
+        self.max_jobs = max_jobs  # jobs that talk to the relay at once; the rest wait in order
         self._jobs: dict[str, Job] = {}
         self._announced: set[str] = set()  # running jobs already named in a notice
         self._lock = threading.Lock()
+        self._slots = threading.Condition()
+        self._queue: list[Job] = []
+        self._running = 0
         self._mark_lost_and_prune()
 
     def start(self, prompt: str, work: Work, cancel: object | None = None) -> Job:
@@ -77,7 +82,15 @@ class Jobs:
 
         def run() -> None:
             try:
-                job.result = work(job)
+                if not self._take_slot(job):
+                    job.result = GenerationResult(ok=False, elapsed_seconds=round(job.elapsed(), 2), error={
+                        "code": "interrupted", "message": "The call was cancelled while the job waited for a free slot; "
+                        "nothing was sent.", "retryable": False}, exit_code=130)
+                    return
+                try:
+                    job.result = work(job)
+                finally:
+                    self._free_slot()
             except BaseException as exc:  # noqa: BLE001 - a job must always end with a result
                 job.result = GenerationResult(ok=False, elapsed_seconds=round(job.elapsed(), 2), error={
                     "code": "internal_error", "message": f"The job failed unexpectedly ({exc.__class__.__name__}).",
@@ -88,6 +101,32 @@ class Jobs:
 
         threading.Thread(target=run, name=f"image-job-{job.id}", daemon=True).start()
         return job
+
+    def _take_slot(self, job: Job) -> bool:
+        """Wait in line for a free slot, saying how many are ahead; False when the job was dropped."""
+        shown = None
+        with self._slots:
+            self._queue.append(job)
+            try:
+                while not job.dropped and not (self._running < self.max_jobs and self._queue[0] is job):
+                    ahead = self._queue.index(job)
+                    if ahead != shown:
+                        shown = ahead
+                        job.on_progress(Progress("waiting", f"Waiting for a free slot, {ahead} ahead "
+                                                 f"({self.max_jobs} images at a time).", round(job.elapsed(), 1), 0, 0))
+                    self._slots.wait(0.2)
+                if job.dropped:
+                    return False
+                self._running += 1
+                return True
+            finally:
+                self._queue.remove(job)
+                self._slots.notify_all()
+
+    def _free_slot(self) -> None:
+        with self._slots:
+            self._running -= 1
+            self._slots.notify_all()
 
     def get(self, job_id: str) -> Job | dict | None:
         """A job of this server, else its record on disk (a dict), else None."""
@@ -226,6 +265,8 @@ async def wait(job: Job, budget: float, *, sleep: Callable, forward: Callable | 
                 return False
             await sleep(min(poll, remaining))
     except BaseException:
+        if not any(p.stage != "waiting" for p in job.progress):
+            job.dropped = True  # still in line: nothing was sent, so nothing is lost by not sending it
         if stop_on_cancel and job.cancel is not None:
             job.cancel.cancel()
         raise

@@ -82,6 +82,7 @@ async def generate_image(
         return _failed(GenerationResult(ok=False, elapsed_seconds=0.0, error=error.to_dict(),
                                         exit_code=int(error.exit_code)), None)
     jobs = _jobs()
+    jobs.max_jobs = settings.mcp_max_jobs
     if job_id:
         found = jobs.get(job_id.strip())
         if found is None:

@@ -101,3 +101,56 @@ def test_a_crashing_job_still_ends_with_a_result(tmp_path):
         raise RuntimeError("bug")
     job = Jobs(tmp_path).start("x", work)
     assert job.done.wait(5) and job.result.ok is False and job.result.error["code"] == "internal_error"
+
+
+def test_jobs_beyond_the_limit_wait_in_line_and_say_so(tmp_path):
+    jobs = Jobs(tmp_path, max_jobs=1)
+    gates = [threading.Event() for _ in range(3)]
+    started = []
+
+    def work_for(i):
+        def work(job):
+            started.append(i)
+            gates[i].wait(10)
+            return GenerationResult(ok=True, elapsed_seconds=0.1, complete=True)
+        return work
+
+    first = jobs.start("one", work_for(0))
+    time.sleep(0.2)
+    second, third = jobs.start("two", work_for(1)), jobs.start("three", work_for(2))
+    time.sleep(0.5)
+    assert started == [0]
+    assert "Waiting for a free slot, 0 ahead" in second.last_event and "1 ahead" in third.progress[0].message
+    gates[0].set()
+    assert second.done.wait(0.1) is False
+    time.sleep(0.5)
+    assert started == [0, 1] and "0 ahead" in third.last_event
+    gates[1].set()
+    gates[2].set()
+    assert third.done.wait(5) and all(j.result.ok for j in (first, second, third))
+
+
+def test_a_call_cancelled_while_its_job_waits_sends_nothing(tmp_path):
+    jobs = Jobs(tmp_path, max_jobs=1)
+    gate = threading.Event()
+    calls = []
+
+    def work(job):
+        calls.append(job.id)
+        gate.wait(10)
+        return GenerationResult(ok=True, elapsed_seconds=0.1, complete=True)
+
+    jobs.start("busy", work)
+    time.sleep(0.2)
+    queued = jobs.start("queued", work)
+
+    async def main():
+        task = asyncio.create_task(wait(queued, 30, sleep=asyncio.sleep))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    gate.set()
+    assert queued.done.wait(5) and queued.result.error["code"] == "interrupted" and len(calls) == 1

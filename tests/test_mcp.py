@@ -430,3 +430,26 @@ async def test_streamable_http_transport(relay_env, tmp_path):
         proc.terminate()
         out, _ = proc.communicate(timeout=10)
     assert out == b""  # nothing but protocol on stdout, and over HTTP not even that
+
+
+async def test_calls_beyond_the_job_limit_wait_and_say_how_many_are_ahead(mcp_env, emulator, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(delay=0.2, tag=uuid.uuid4().hex[:8]))
+    monkeypatch.setenv("IMAGE_RELAY_MCP_MAX_JOBS", "1")
+    results, progress = [], {}
+
+    async with Client(server) as client:
+        async def one(i):
+            seen = progress.setdefault(i, [])
+
+            async def on_progress(value, total, message):
+                seen.append(message)
+            results.append(await client.call_tool("generate_image", {"prompt": f"queued {i}"},
+                                                   progress_callback=on_progress))
+        async with anyio.create_task_group() as group:
+            for i in range(3):
+                group.start_soon(one, i)
+                await anyio.sleep(0.05)
+    assert len(results) == 3 and all(not r.is_error for r in results)
+    assert len({saved(r)[0] for r in results}) == 3
+    waits = [m for messages in progress.values() for m in messages if m.startswith("Waiting for a free slot")]
+    assert any("1 ahead" in m for m in waits) and any("0 ahead" in m for m in waits)
