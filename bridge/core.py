@@ -29,7 +29,13 @@ NO_ROUTE = (404, 405, 501)
 def generate_image(request: GenerationRequest, settings: Settings, *, on_progress: ProgressCallback | None = None,
                    cancel: CancelToken | None = None, base_dir: Path | None = None) -> GenerationResult:
     """Run one image job end to end. Never raises a BridgeError: failures come back as results."""
-    return _Run(request, settings, on_progress, cancel or CancelToken(), base_dir).execute()
+    cancel = cancel or CancelToken()
+    if 1 < request.n <= 10 and settings.api_mode == RESPONSES:
+        # One image per Responses call: n calls side by side (auto prefers the Images API for n > 1).
+        from .fanout import generate_many
+        return generate_many(request, settings, run_one=generate_image, on_progress=on_progress, cancel=cancel,
+                             base_dir=base_dir)
+    return _Run(request, settings, on_progress, cancel, base_dir).execute()
 
 
 class _Run:
@@ -80,9 +86,6 @@ class _Run:
         if self.settings.stream == "false" and job.partial_images:
             self.warnings.append(f"IMAGE_RELAY_STREAM=false: the {job.partial_images} partial image(s) asked for need a "
                                  "stream, so none were requested.")
-        if mode == RESPONSES and job.n > 1:
-            self.warnings.append(f"The Responses API makes one image per call; {job.n} were asked for and 1 is made. "
-                                 "Use IMAGE_RELAY_API_MODE=images or auto for several.")
         try:
             self._run(mode)
         except BridgeError as error:

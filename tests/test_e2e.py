@@ -78,10 +78,13 @@ def test_auto_uses_images_for_several_images(relay_env, emulator):
     assert [r.path for r in _sent(emulator, "e2e auto n marker")] == ["/v1/images/generations"]
 
 
-def test_responses_mode_with_n_above_one_warns(relay_env):
-    result = run_cli("--n", "3", "three foxes").json
-    assert result["ok"] and len(result["image_paths"]) == 1
-    assert any("one image per call" in w for w in result["warnings"])
+def test_auto_mode_prefers_the_images_api_for_several(relay_env, emulator, monkeypatch):
+    import uuid
+    tag = uuid.uuid4().hex[:8]
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(tag=tag))
+    result = run_cli("--api-mode", "auto", "--n", "3", "three foxes").json
+    assert result["ok"] and len(result["image_paths"]) == 3 and result["api_mode"] == "images"
+    assert [r.path for r in emulator.requests if r.options.get("tag") == tag] == ["/v1/images/generations"]
 
 
 def test_parallel_runs_give_distinct_complete_files(relay_env, tmp_path):
@@ -93,3 +96,32 @@ def test_parallel_runs_give_distinct_complete_files(relay_env, tmp_path):
     assert all(r.code == 0 for r in runs) and len(set(paths)) == 6
     assert all(read_info(Path(p).read_bytes()).size == "64x48" for p in paths)
     assert not [p for p in Path(out).iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def test_n_images_through_the_responses_api_run_side_by_side(relay_env, emulator, monkeypatch):
+    import time
+    import uuid
+    tag = uuid.uuid4().hex[:8]
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(delay=0.3, tag=tag))
+    started = time.monotonic()
+    run = run_cli("--api-mode", "responses", "--n", "3", "--partial-images", "1", "three herons")
+    elapsed = time.monotonic() - started
+    result = run.json
+    assert run.code == 0 and len(result["image_paths"]) == 3 and len(set(result["image_paths"])) == 3
+    assert len(result["partial_image_paths"]) == 3 and result["warnings"] == []
+    sent = [r for r in emulator.requests if r.options.get("tag") == tag]
+    assert len(sent) == 3 and all(r.path == "/v1/responses" for r in sent)
+    for k in (1, 2, 3):
+        assert any(f"Image {k} of 3: Saved" in line for line in run.progress)
+    assert elapsed < 3 * 8 * 0.3  # side by side: well under three streams one after another
+
+
+def test_n_images_some_failing_still_return_the_rest(relay_env, emulator, monkeypatch):
+    import uuid
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(fault="http-500-json", times=1, tag=uuid.uuid4().hex[:8]))
+    run = run_cli("--api-mode", "responses", "--n", "3", "two of three")
+    assert run.code == 0 and len(run.json["image_paths"]) == 2
+    assert [w for w in run.json["warnings"] if "failed (relay_error)" in w]
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(fault="http-500-json", tag=uuid.uuid4().hex[:8]))
+    run = run_cli("--api-mode", "responses", "--n", "2", "none of two")
+    assert run.code == 5 and run.json["error"]["code"] == "relay_error"
