@@ -145,7 +145,7 @@ _VARIABLES: dict[str, tuple[str, object, Callable[[str], object]]] = {
     "max_retries": ("MAX_RETRIES", 2, _int_range(0, 10)),
     "retry_server_errors": ("RETRY_SERVER_ERRORS", False, _bool),
     "mcp_wait_seconds": ("MCP_WAIT_SECONDS", 50.0, _positive_float),
-    "mcp_max_jobs": ("MCP_MAX_JOBS", 4, _int_range(1, 64)),
+    "mcp_max_jobs": ("MCP_MAX_JOBS", 6, _int_range(1, 64)),
     "mcp_cancel_stops_job": ("MCP_CANCEL_STOPS_JOB", False, _bool),
     "mcp_preview_size": ("MCP_PREVIEW_SIZE", 1024, _int_range(0, 4096)),
     "mcp_preview_max_bytes": ("MCP_PREVIEW_MAX_BYTES", 300_000, _int_range(10_000, 5_000_000)),

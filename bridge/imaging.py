@@ -6,12 +6,14 @@ The saved image files are never altered here: previews and converted masks are n
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass
 
 from PIL import Image, ImageChops
 
 MAX_PIXELS = 8192 * 8192
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's own decompression-bomb guard, at the bridge's limit
+_DECODES = threading.BoundedSemaphore(2)  # full-size decodes at once (previews)
 
 
 def jpeg_decodes(handle) -> bool:
@@ -36,21 +38,24 @@ class Preview:
 
 def preview(path: str, long_side: int, max_bytes: int) -> Preview | None:
     """A downscaled copy for the model to see: JPEG when opaque, WebP when transparency matters,
-    long side at most ``long_side``, at most ``max_bytes``; None when it cannot be made that small."""
-    try:
-        with Image.open(path) as image:
-            if image.format == "JPEG":
-                image.draft("RGB", (long_side, long_side))  # decode at a reduced scale where possible
-            image.load()
-            transparent = _has_transparency(image)
-            picture = image.convert("RGBA" if transparent else "RGB")
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        return None
-    side = long_side
+    long side at most ``long_side``, at most ``max_bytes``; None when it cannot be made that small.
+    At most two are made at once: a 4K PNG decodes to ~33 MB of pixels, whatever the server's load."""
+    with _DECODES:
+        try:
+            with Image.open(path) as image:
+                if image.format == "JPEG":
+                    image.draft("RGB", (long_side, long_side))  # decode at a reduced scale
+                image.thumbnail((long_side, long_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
+                transparent = _has_transparency(image)
+                picture = image.convert("RGBA" if transparent else "RGB")
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            return None
+    side = max(picture.size)
     quality = 80
     while side >= 64:
-        candidate = picture.copy()
-        candidate.thumbnail((side, side), Image.Resampling.LANCZOS)
+        candidate = picture if side >= max(picture.size) else picture.resize(
+            (max(1, picture.width * side // max(picture.size)), max(1, picture.height * side // max(picture.size))),
+            Image.Resampling.LANCZOS)
         out = io.BytesIO()
         if transparent:
             candidate.save(out, "WEBP", quality=quality, method=4)
