@@ -159,7 +159,8 @@ async def soak(port: int, out_dir: str, calls: int = 200) -> None:
         marks = {}
         started = time.perf_counter()
         for i in range(1, calls + 1):
-            result = await client.call_tool("generate_image", {"prompt": f"soak {i}", "size": "256x256"})
+            result = await client.call_tool("generate_image", {"prompt": f"soak {i}", "size": "256x256",
+                                                               "api_mode": "images"})
             assert not result.is_error
             if i in (1, 50, 100, 150, 200):
                 marks[i] = memory(pid, "VmRSS")

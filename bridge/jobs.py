@@ -67,6 +67,7 @@ class Jobs:
         self._jobs: dict[str, Job] = {}
         self._announced: set[str] = set()  # running jobs already named in a notice
         self._lock = threading.Lock()
+        self._foreign: dict[str, dict] = {}  # unreported records of servers that are gone
         self._slots = threading.Condition()
         self._queue: list[Job] = []
         self._running = 0
@@ -143,6 +144,8 @@ class Jobs:
             job = self._jobs.get(job_id)
             if job is not None:
                 job.reported = True
+            if job_id in self._foreign:
+                self._foreign.pop(job_id)["reported"] = True
         record = self._read(self.dir / f"{job_id}.json")
         if record is not None:
             record["reported"] = True
@@ -154,27 +157,28 @@ class Jobs:
         running after their call was cancelled or gave up, so the model learns their id."""
         out = []
         with self._lock:
-            live = dict(self._jobs)
-        for path in sorted(self._records()):
-            record = self._read(path)
-            if record is None or record.get("reported"):
+            live = sorted(self._jobs.values(), key=lambda j: j.started)
+            foreign = list(self._foreign.values())
+        for record in foreign:
+            if not record.get("reported"):
+                out.append(record)
+        for job in live:
+            if job.reported or job.waiters:
                 continue
-            job = live.get(record["id"])
-            if record.get("status") == "running":
-                if job is not None and not job.waiters and not job.done.is_set() and job.id not in self._announced:
+            if not job.done.is_set():
+                if job.id not in self._announced:
                     self._announced.add(job.id)
-                    out.append(record)
+                    out.append(self._record(job, "running"))
                 continue
-            if job is not None and (job.waiters or job.reported):
-                continue
-            if job is None and record.get("pid") not in (os.getpid(), None) and _alive(record.get("pid")):
-                continue  # another live server's job: it reports it itself
-            out.append(record)
+            out.append(self._record(job, "done"))
         return out
 
     # -- records ----------------------------------------------------------------------------
 
     def _write(self, job: Job, status: str) -> None:
+        self._dump(self._record(job, status))
+
+    def _record(self, job: Job, status: str) -> dict:
         record = {"id": job.id, "status": status, "pid": os.getpid(), "started": round(job.started, 3),
                   "prompt": job.prompt, "reported": job.reported, "partial_image_paths": list(job.partial_paths)}
         if job.result is not None:
@@ -183,7 +187,7 @@ class Jobs:
                           partial_image_paths=list(result.partial_image_paths), alt_text=result.alt_text,
                           error=result.error, actual_size=result.actual_size, output_format=result.output_format,
                           bytes=result.bytes, elapsed_seconds=result.elapsed_seconds)
-        self._dump(record)
+        return record
 
     def _dump(self, record: dict) -> None:
         try:
@@ -208,6 +212,8 @@ class Jobs:
             return []
 
     def _mark_lost_and_prune(self) -> None:
+        """Read the records once, at start: jobs of servers that are gone become this server's to
+        report (a running one is lost); older than a week, records go."""
         now = time.time()
         for path in self._records():
             record = self._read(path)
@@ -215,9 +221,16 @@ class Jobs:
                 continue
             if now - record.get("started", now) > KEEP_SECONDS:
                 path.unlink(missing_ok=True)
-            elif record.get("status") == "running" and not _alive(record.get("pid")):
+                continue
+            if record.get("reported"):
+                continue
+            ours = record.get("pid") == os.getpid()  # an earlier Jobs of this very process
+            if (ours and record.get("status") == "running") or (not ours and _alive(record.get("pid"))):
+                continue  # a live server's job: it reports it itself
+            if record.get("status") == "running":
                 record["status"] = "lost"
                 self._dump(record)
+            self._foreign[record["id"]] = record
 
 
 def _alive(pid: object) -> bool:
@@ -242,7 +255,7 @@ def record_tags(record: dict) -> list[str]:
 
 
 async def wait(job: Job, budget: float, *, sleep: Callable, forward: Callable | None = None,
-               stop_on_cancel: bool = False, poll: float = 0.2) -> bool:
+               stop_on_cancel: bool = False, poll: float = 0.05) -> bool:
     """Wait up to ``budget`` seconds for ``job``, passing each new Progress to ``forward``.
 
     True when the job is done. A waiter that is cancelled (the client gave up or cancelled the
