@@ -216,7 +216,7 @@ def test_a_name_that_resolves_to_a_private_address_is_refused_after_connect(priv
 def test_redirect_to_a_private_address_is_refused(private_service):
     """A public host that redirects to loopback: the redirect is checked under the same rules."""
     from bridge.errors import ProtocolError
-    from bridge.transport import CancelToken, _check_link, _PeerGuard
+    from bridge.transport import _check_link, _PeerGuard
     guard = _PeerGuard(allow_private=False)
     _check_link("https://files.example.com/a.png", guard)  # a public link passes
     with pytest.raises(ProtocolError):
