@@ -62,7 +62,7 @@ async def generate_image(
     background: Annotated[Literal["auto", "opaque", "transparent"] | None, Field(description="'transparent' needs png or webp. Default: the configured background (auto).")] = None,
     output_compression: Annotated[int | None, Field(ge=0, le=100, description="0-100, for jpeg and webp only. Default: the configured value (100).")] = None,
     partial_images: Annotated[int | None, Field(ge=0, le=3, description="0-3 progressive previews, saved as they arrive. Default: the configured value (0).")] = None,
-    n: Annotated[int | None, Field(ge=1, le=10, description="Number of images, 1-10. Default 1. More than 1 uses the Images API.")] = None,
+    n: Annotated[int | None, Field(ge=1, le=10, description="Number of images, 1-10. Default 1. Several come from one Images API call, or from parallel Responses calls in responses mode.")] = None,
     api_mode: Annotated[Literal["responses", "images", "auto"] | None, Field(description="Relay API to use. Default: the configured mode. Change only when the user asks or a relay has no Responses API.")] = None,
     negative_prompt: Annotated[str | None, Field(description="What to avoid; sent only when the relay policy is 'compat'.")] = None,
     seed: Annotated[int | None, Field(ge=0, le=4294967295, description="Random seed; sent only when the relay policy is 'compat'.")] = None,
