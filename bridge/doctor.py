@@ -47,6 +47,7 @@ class Report:
     verdict: str = ""
     api_mode: str | None = None
     ok: bool = False
+    listed: list[str] | None = None  # every model id /models gave (not in the JSON report)
 
     def to_dict(self) -> dict:
         return {"ok": self.ok, "verdict": self.verdict, "api_mode": self.api_mode, "routes": self.routes,
@@ -97,6 +98,7 @@ def diagnose(settings: Settings) -> Report:
             report.verdict += (" Some gateways (self-hosted Portkey on Node 20) fail on GET /models alone: if so, "
                                "try one generation with IMAGE_RELAY_STREAM=false.")
         return report
+    report.listed = listed
     report.image_models = sorted(i for i in listed or () if _IMAGE_MODEL.search(i))
     answers = []
     for label, method, path in ROUTES:
