@@ -253,10 +253,15 @@ def main() -> int:
     parser.add_argument("--project", type=Path, required=True, help="the folder the clients run in")
     parser.add_argument("--slow-base-url", required=True, help="the emulator, paced so a 1024x1024 image takes ~15 s")
     parser.add_argument("--runs", type=int, default=10, help="Codex sessions for the first-turn check")
+    parser.add_argument("--only", choices=("claude-image",), help="run one check: Claude Code, one 1024x1024 image")
     args = parser.parse_args()
     env = {**os.environ, "DISABLE_TELEMETRY": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
     table: list = []
     timeline: list = []
+    if args.only == "claude-image":
+        check_image("claude", args.work, args.project, env, "1024x1024", table)
+        print(f"agent-loop: {failures} failed")
+        return 1 if failures else 0
     for client in ("claude", "codex"):
         for size in ("1024x1024", "3840x2160"):
             check_image(client, args.work, args.project, env, size, table)

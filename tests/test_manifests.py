@@ -140,12 +140,16 @@ def test_root_manifest_does_not_take_over_in_codex() -> None:
     assert AGENT_PLUGINS_SCHEMA not in load("plugin.json").get("$schema", "")
 
 
-def test_mcp_command_is_the_installed_console_script() -> None:
+def test_mcp_command_runs_the_plugins_own_launcher() -> None:
     entry = mcp_entry()
-    assert entry["command"] == "image-relay-mcp"
-    assert entry["command"] in PROJECT["scripts"]
-    # The one argument: a wait budget below both clients' 600 s tool limits.
-    assert entry["args"] == ["--wait-default", "540"]
+    # POSIX sh, so one entry works in both clients: Claude exports CLAUDE_PLUGIN_ROOT, Codex runs
+    # it with cwd = the plugin folder (a relative cwd is joined to the plugin root).
+    assert entry["command"] == "sh" and entry["args"][0] == "-c" and entry["cwd"] == "."
+    script = entry["args"][1]
+    assert "$CLAUDE_PLUGIN_ROOT" in script and "scripts/launch_mcp.py" in script and "python3 python" in script
+    assert (ROOT / "scripts" / "launch_mcp.py").is_file()
+    # The wait budget stays below both clients' 600 s tool limits.
+    assert entry["args"][2:] == ["image-relay-launcher", "--wait-default", "540"]
     assert 540 < entry["timeout"] / 1000 and 540 < entry["tool_timeout_sec"]
 
 
@@ -153,21 +157,21 @@ def test_the_server_is_required_so_codex_waits_for_it() -> None:
     assert mcp_entry()["required"] is True
 
 
-def test_mcp_definition_works_without_client_variables() -> None:
-    # Codex expands no ${...}; Claude warns about any it cannot resolve.
-    assert not any("${" in value for value in strings(load(".mcp.json")))
-    assert "cwd" not in mcp_entry()  # Claude ignores it, Codex would pin the plugin's cache folder
-
-
-def test_mcp_definition_inlines_no_settings() -> None:
-    assert "env" not in mcp_entry()  # the user config file carries the relay settings
+def test_claude_user_config_reaches_the_launcher() -> None:
+    user_config = load(".claude-plugin/plugin.json")["userConfig"]
+    assert set(user_config) == {"base_url", "api_key", "text_model", "image_model", "api_mode"}
+    assert user_config["api_key"]["sensitive"] is True and not any(v["required"] for v in user_config.values())
+    env = mcp_entry()["env"]
+    assert env == {f"IMAGE_RELAY_PLUGIN_{key.upper()}": "${user_config.%s}" % key for key in user_config}
+    # The only ${...} in the entry: Codex passes them literally, and the launcher ignores those.
+    assert [v for v in strings(load(".mcp.json")) if "${" in v] == list(env.values())
 
 
 def test_mcp_tool_timeouts_allow_a_three_minute_generation() -> None:
     entry = mcp_entry()
     assert entry["timeout"] >= MIN_TOOL_TIMEOUT_SECONDS * 1000  # Claude Code, milliseconds
     assert entry["tool_timeout_sec"] >= MIN_TOOL_TIMEOUT_SECONDS  # Codex, seconds
-    assert entry["startup_timeout_sec"] >= 10  # Codex, seconds
+    assert entry["startup_timeout_sec"] >= 60  # Codex, seconds: a cold start builds the environment
 
 
 def test_codex_passes_every_variable_the_server_reads() -> None:

@@ -1,0 +1,93 @@
+"""The plugin's launcher, its decisions tested without building anything (check-plugins builds for real)."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def launcher():
+    spec = importlib.util.spec_from_file_location("launch_mcp", ROOT / "scripts" / "launch_mcp.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_version_comes_from_the_plugins_own_pyproject(launcher):
+    import bridge
+    assert launcher.version() == bridge.__version__
+
+
+def test_only_expanded_user_config_values_become_settings(launcher, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_PLUGIN_BASE_URL", "https://relay.example/v1")
+    monkeypatch.setenv("IMAGE_RELAY_PLUGIN_API_KEY", "${user_config.api_key}")  # Codex: not expanded
+    monkeypatch.setenv("IMAGE_RELAY_PLUGIN_TEXT_MODEL", "")  # Claude: not set
+    monkeypatch.setenv("IMAGE_RELAY_PLUGIN_IMAGE_MODEL", "gpt-image-1.5")
+    monkeypatch.setenv("IMAGE_RELAY_IMAGE_MODEL", "chosen-in-the-environment")
+    launcher.from_user_config()
+    assert os.environ["IMAGE_RELAY_BASE_URL"] == "https://relay.example/v1"
+    assert "IMAGE_RELAY_API_KEY" not in os.environ and "IMAGE_RELAY_TEXT_MODEL" not in os.environ
+    assert os.environ["IMAGE_RELAY_IMAGE_MODEL"] == "chosen-in-the-environment"
+    assert not [k for k in os.environ if k.startswith("IMAGE_RELAY_PLUGIN_")]
+
+
+def test_an_installed_server_of_this_version_is_used(launcher, tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "image-relay-mcp"
+    script.write_text(f"#!{sys.executable}\nprint('server')\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    import bridge
+    assert launcher.installed_on_path(bridge.__version__) == str(script)  # this venv has the package
+    assert launcher.installed_on_path("0.0.0-other") is None
+
+
+def test_an_environment_counts_as_ready_only_with_its_marker_and_server(launcher, tmp_path):
+    venv = tmp_path / "env-1.0"
+    assert not launcher.ready(venv, "1.0")
+    launcher.server_in(venv).parent.mkdir(parents=True)
+    launcher.server_in(venv).write_text("")
+    assert not launcher.ready(venv, "1.0")
+    (venv / launcher.READY).write_text("1.0")
+    assert launcher.ready(venv, "1.0") and not launcher.ready(venv, "2.0")
+    launcher.server_in(venv).unlink()
+    assert not launcher.ready(venv, "1.0")  # broken: made again
+
+
+def test_the_lock_serialises_two_starts(launcher, tmp_path):
+    order = []
+
+    def hold(name):
+        with launcher.Lock(tmp_path / "env.lock"):
+            order.append(f"{name} in")
+            time.sleep(0.3)
+            order.append(f"{name} out")
+
+    first = threading.Thread(target=hold, args=("a",))
+    first.start()
+    time.sleep(0.05)
+    hold("b")
+    first.join()
+    assert order == ["a in", "a out", "b in", "b out"]
+
+
+def test_the_cache_folder_follows_xdg(launcher, monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert launcher.cache_dir() == tmp_path / "image-relay-bridge"
+
+
+def test_an_old_python_gets_one_sentence(tmp_path):
+    fake = tmp_path / "launch.py"
+    fake.write_text((ROOT / "scripts" / "launch_mcp.py").read_text().replace("(3, 10)", "(9, 0)"))
+    done = subprocess.run([sys.executable, str(fake)], capture_output=True, text=True)
+    assert done.returncode == 1 and done.stdout == "" and "needs Python 3.10 or newer" in done.stderr
