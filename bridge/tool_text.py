@@ -15,8 +15,8 @@ from .result import GenerationResult, markdown_image
 # What the model should do next, by error code; the message itself says what happened.
 _NEXT = {
     "invalid_input": "Fix the argument the message names and call again; nothing was sent.",
-    "config_missing": "Tell the user to put the setting in the user config file the message names (image-relay-doctor "
-                      "checks it); never ask for the key in chat.",
+    "config_missing": "Tell the user to run image-relay-setup in a terminal (in Claude Code also /plugin configure "
+                      "image-relay-bridge@image-relay-bridge); never ask for the key in chat.",
     "config_invalid": "Tell the user which setting to correct in the user config file.",
     "unauthorized": "Tell the user the relay refused their key; do not retry.",
     "upstream_unauthorized": "Tell the user the gateway's own upstream key was refused; its operator must fix it.",

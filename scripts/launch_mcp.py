@@ -185,10 +185,37 @@ def build(venv: Path, wanted: str) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+def prepare(venv: Path, wanted: str) -> None:
+    """Build in a detached child: a client that gives up on a slow first start (and kills this
+    process) does not kill the build, so the next start finds the environment ready."""
+    child = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--build-environment"],
+                             stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr, start_new_session=True)
+    code = child.wait()
+    if code != 0 or not ready(venv, wanted):
+        raise SystemExit(code or 1)
+
+
+def build_environment() -> None:
+    """The detached child: build under the lock, unless another start already did."""
+    wanted = version()
+    venv = cache_dir() / f"env-{wanted}"
+    with Lock(cache_dir() / f"env-{wanted}.lock"):
+        if ready(venv, wanted):
+            return
+        say(f"preparing its Python environment in {venv} (once per version; this can take a minute)…")
+        started = time.monotonic()
+        build(venv, wanted)
+        link_commands(venv)
+        say(f"environment ready in {time.monotonic() - started:.0f} s")
+
+
 def main() -> None:
     if sys.version_info < (3, 10):
         raise SystemExit(f"{NAME}: needs Python 3.10 or newer (this is {sys.version.split()[0]}); install one and "
                          "put python3 on the PATH.")
+    if sys.argv[1:] == ["--build-environment"]:
+        build_environment()
+        return
     wanted = version()
     args = sys.argv[1:]
     command = COMMANDS["mcp"]
@@ -200,20 +227,14 @@ def main() -> None:
         os.execv(found, [found, *args])
     venv = cache_dir() / f"env-{wanted}"
     if not ready(venv, wanted):
-        with Lock(cache_dir() / f"env-{wanted}.lock"):
-            if not ready(venv, wanted):  # another start may have built it meanwhile
-                say(f"preparing its Python environment in {venv} (once per version; this can take a minute)…")
-                started = time.monotonic()
-                build(venv, wanted)
-                link_commands(venv)
-                say(f"environment ready in {time.monotonic() - started:.0f} s")
+        prepare(venv, wanted)
     server = str(server_in(venv, command))
     try:
         os.execv(server, [server, *args])
     except OSError:  # the environment broke (its Python was removed or upgraded): make it again
         say("its Python environment is broken; making it again…")
-        with Lock(cache_dir() / f"env-{wanted}.lock"):
-            build(venv, wanted)
+        (venv / READY).unlink(missing_ok=True)
+        prepare(venv, wanted)
         os.execv(server, [server, *args])
 
 
