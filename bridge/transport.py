@@ -7,14 +7,13 @@ are translated here, once, into the bridge's own; their text (which carries URLs
 from __future__ import annotations
 
 import contextvars
-import ipaddress
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
 import urllib3.exceptions
@@ -26,6 +25,7 @@ from . import encoding
 from .config import Settings
 from .errors import Cancelled, NetworkError, ProtocolError, RelayRejected, RequestTimeout
 from .failures import error_from_body
+from .links import PeerGuard, check_link, link_refused, relay_is_private
 from .request import HttpCall
 
 READ_SIZE = 65536
@@ -99,19 +99,7 @@ def watchdog(cancel: CancelToken, deadline: float) -> Iterator[None]:
 
 
 _ACTIVE_TOKEN: contextvars.ContextVar[CancelToken | None] = contextvars.ContextVar("cancel_token", default=None)
-_PEER_GUARD: contextvars.ContextVar[_PeerGuard | None] = contextvars.ContextVar("peer_guard", default=None)
-
-
-class _PeerGuard:
-    """Checks the address an image link really connected to (after DNS), so a hostname that
-    resolves to a private address is caught as surely as a literal one."""
-
-    def __init__(self, allow_private: bool) -> None:
-        self.allow_private = allow_private
-        self.refused = False
-
-    def allows(self, address: str) -> bool:
-        return self.allow_private or is_public(address)
+_PEER_GUARD: contextvars.ContextVar[PeerGuard | None] = contextvars.ContextVar("peer_guard", default=None)
 
 
 class _PeerRefused(OSError):
@@ -132,16 +120,6 @@ class _Tracked:
         token = _ACTIVE_TOKEN.get()
         if token is not None and sock is not None:
             token._add(sock)  # type: ignore[attr-defined]
-
-
-def is_public(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address.split("%")[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
 
 
 class _HTTPConnection(_Tracked, HTTPConnection):
@@ -292,13 +270,13 @@ def download(url: str, settings: Settings, *, limit: int, cancel: CancelToken, d
     within the job's deadline and ``limit`` bytes. Error text never quotes the link or its bytes."""
     cancel.check()
     deadline = deadline if deadline is not None else time.monotonic() + settings.total_timeout
-    guard = _PeerGuard(allow_private=_relay_is_private(settings))
+    guard = PeerGuard(allow_private=relay_is_private(settings.base_url))
     reset, reset_guard = _ACTIVE_TOKEN.set(cancel), _PEER_GUARD.set(guard)
     what = "the image link the relay returned"
     try:
         with watchdog(cancel, deadline), _session() as session:
             for _ in range(MAX_REDIRECTS + 1):
-                _check_link(url, guard)
+                check_link(url, guard)
                 read_timeout = max(0.5, min(settings.idle_timeout, deadline - time.monotonic()))
                 try:
                     response = session.get(url, stream=True, allow_redirects=False, headers={
@@ -307,7 +285,7 @@ def download(url: str, settings: Settings, *, limit: int, cancel: CancelToken, d
                 except Exception as exc:
                     cancel.check()
                     if guard.refused:
-                        raise _link_refused("points at a private or local network address") from None
+                        raise link_refused("points at a private or local network address") from None
                     if cancel.expired or time.monotonic() >= deadline - 0.05:
                         raise _deadline_error(settings) from None
                     raise _connect_error(exc, settings, what=what, read_timeout=read_timeout) from None
@@ -326,47 +304,10 @@ def download(url: str, settings: Settings, *, limit: int, cancel: CancelToken, d
                             raise ProtocolError(f"The linked image is larger than {limit // 1048576} MB.",
                                                 code="image_too_large")
                     return bytes(data)
-            raise _link_refused(f"redirected more than {MAX_REDIRECTS} times")
+            raise link_refused(f"redirected more than {MAX_REDIRECTS} times")
     finally:
         _ACTIVE_TOKEN.reset(reset)
         _PEER_GUARD.reset(reset_guard)
-
-
-def _check_link(url: str, guard: _PeerGuard) -> None:
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https"):
-        raise _link_refused("is not an http(s) link")
-    if parts.username or parts.password:
-        raise _link_refused("carries credentials")
-    if not parts.hostname:
-        raise _link_refused("has no host")
-    try:
-        literal = ipaddress.ip_address(parts.hostname)
-    except ValueError:
-        literal = None
-    if (literal is not None or parts.hostname.lower() == "localhost") and \
-            not guard.allows(str(literal or "127.0.0.1")):
-        raise _link_refused("points at a private or local network address")
-
-
-def _link_refused(why: str) -> ProtocolError:
-    return ProtocolError(f"The image link the relay returned {why}, so the bridge did not fetch it.",
-                         code="unsafe_link")
-
-
-def _relay_is_private(settings: Settings) -> bool:
-    """True when the relay itself is on a loopback, link-local or private address."""
-    host = urlsplit(settings.base_url or "").hostname or ""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return not is_public(str(ipaddress.ip_address(host)))
-    except ValueError:
-        pass
-    try:
-        return any(not is_public(info[4][0]) for info in socket.getaddrinfo(host, None))
-    except OSError:
-        return False
 
 
 def _read_capped(response: requests.Response, settings: Settings, deadline: float, cancel: CancelToken,
@@ -410,7 +351,7 @@ def _connect_error(exc: BaseException, settings: Settings, what: str = "the rela
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema |
                   requests.exceptions.InvalidSchema):
         if what != "the relay":
-            return _link_refused("is not a valid http(s) link")
+            return link_refused("is not a valid http(s) link")
         return NetworkError("IMAGE_RELAY_BASE_URL is not a valid http(s) URL.", code="invalid_url", retryable=False)
     text = repr(exc)
     if "RemoteDisconnected" in text or "without response" in text or "BadStatusLine" in text:

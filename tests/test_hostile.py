@@ -206,7 +206,7 @@ def test_a_name_that_resolves_to_a_private_address_is_refused_after_connect(priv
     up-front check of literals switched off, the connection itself must still be refused."""
     from bridge import transport
     from bridge.errors import ProtocolError
-    monkeypatch.setattr(transport, "_check_link", lambda url, guard: None)
+    monkeypatch.setattr(transport, "check_link", lambda url, guard: None)
     with pytest.raises(ProtocolError) as info:
         transport.download(f"http://127.0.0.1:{private_service}/secret", _public_settings(), limit=1 << 20,
                            cancel=transport.CancelToken())
@@ -216,11 +216,11 @@ def test_a_name_that_resolves_to_a_private_address_is_refused_after_connect(priv
 def test_redirect_to_a_private_address_is_refused(private_service):
     """A public host that redirects to loopback: the redirect is checked under the same rules."""
     from bridge.errors import ProtocolError
-    from bridge.transport import _check_link, _PeerGuard
-    guard = _PeerGuard(allow_private=False)
-    _check_link("https://files.example.com/a.png", guard)  # a public link passes
+    from bridge.links import PeerGuard, check_link
+    guard = PeerGuard(allow_private=False)
+    check_link("https://files.example.com/a.png", guard)  # a public link passes
     with pytest.raises(ProtocolError):
-        _check_link(f"http://127.0.0.1:{private_service}/secret", guard)
+        check_link(f"http://127.0.0.1:{private_service}/secret", guard)
 
 
 def test_redirects_on_a_local_relay_are_followed_under_the_same_rules(private_service, relay_env, emulator):
