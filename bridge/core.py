@@ -255,7 +255,7 @@ def _gateway_cannot_stream(error: BridgeError) -> bool:
     """A streamed call that failed the way gateways fail on streams: a bare 500 before any stream
     byte (LiteLLM on an images stream, Portkey on any SSE), a complaint about streaming, or an
     answer that is neither a stream nor JSON. Upstream error pages passed on are not that."""
-    if error.stream_started or "HTML error page" in error.message:
+    if error.stream_started or error.from_page:
         return False
     return (isinstance(error, RelayFailure) and error.status_code == 500) or error.code == "unexpected_content" \
         or re.search(r"\bstream", error.message, re.I) is not None

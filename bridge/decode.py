@@ -1,12 +1,10 @@
-"""Image payloads (base64, data URLs, links) to verified image bytes."""
+"""Base64 image payloads the streaming extractor did not take (small, unknown fields) to bytes."""
 from __future__ import annotations
 
 import base64
 import binascii
 
 from .errors import ProtocolError
-from .imagecheck import check_image
-from .imageinfo import ImageInfo
 
 
 def decode_base64(payload: str) -> bytes:
@@ -19,8 +17,3 @@ def decode_base64(payload: str) -> bytes:
     except (binascii.Error, ValueError):
         raise ProtocolError("The relay returned image data that is not valid base64.", code="bad_image") from None
 
-
-def verify(data: bytes, what: str = "The image") -> ImageInfo:
-    """Format and dimensions read from the bytes, once they are known to be a whole, plausible image;
-    the relay's own claims are never trusted."""
-    return check_image(data, what)

@@ -58,6 +58,7 @@ class BridgeError(Exception):
         self.retry_after: float | None = None  # seconds the relay asked us to wait
         self.param: str | None = None  # the request parameter the relay complained about
         self.stream_started = False  # bytes of an answer had arrived: never replay (may be billed)
+        self.from_page = False  # reduced from an HTML page (bare, or passed on inside a gateway's JSON)
 
     def to_dict(self) -> dict:
         out: dict = {"code": self.code, "message": self.message}

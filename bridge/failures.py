@@ -111,6 +111,12 @@ def html_error(status: int, text: str, *, upstream: bool = False) -> BridgeError
     """HTML pages, bare or wrapped in a gateway's JSON, are reduced to the status and a short reason."""
     match = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
     reason = _shorten(html.unescape(re.sub(r"\s+", " ", match.group(1))).strip()).rstrip(".") if match else ""
+    error = _page_error(status, reason, upstream)
+    error.from_page = True
+    return error
+
+
+def _page_error(status: int, reason: str, upstream: bool) -> BridgeError:
     if upstream:
         return RelayFailure(f"The relay's upstream failed with an HTML error page (HTTP {status}"
                             f"{f', {reason}' if reason else ''}); the gateway passed it on.",

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import store
-from .decode import decode_base64, verify
+from .decode import decode_base64
 from .errors import ProtocolError, RequestTimeout
 from .events import Interpreter, Signal
 from .failures import html_error
+from .imagecheck import check_image
 from .imageinfo import ImageInfo
 from .job import Job
 from .payloads import Extractor, problem_error
@@ -186,7 +187,7 @@ class Receiver:
             tmp = self._payload(signal)
             if tmp is None:
                 return
-            info = verify(tmp, "A partial image")
+            info = check_image(tmp, "A partial image")
         except ProtocolError as exc:
             self.warnings.append(f"Skipped partial image {signal.index + 1}: {exc.message}")
             return
@@ -199,7 +200,7 @@ class Receiver:
         tmp = self._payload(signal)
         if tmp is None:
             return  # the final image repeated (response.completed): already saved
-        info = verify(tmp, "The final image")
+        info = check_image(tmp, "The final image")
         self.tally.final_at = time.monotonic()
         self.reporter.emit("final", f"Final image received ({info.size}, {tmp.stat().st_size / 1024:.0f} KB).")
         saved = self.saver.final(tmp, info)

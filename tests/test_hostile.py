@@ -234,7 +234,7 @@ def test_redirects_on_a_local_relay_are_followed_under_the_same_rules(private_se
 
 
 def test_a_non_image_behind_a_link_is_not_echoed(relay_env, emulator, monkeypatch):
-    from bridge.decode import verify
+    from bridge.imagecheck import check_image as verify
     from bridge.errors import ProtocolError
     with pytest.raises(ProtocolError) as info:
         verify(b"root:x:0:0:secret-bytes", "The final image")

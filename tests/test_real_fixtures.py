@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from bridge.decode import decode_base64, verify
+from bridge.decode import decode_base64
+from bridge.imagecheck import check_image as verify
 from bridge.errors import ProtocolError, RelayRejected
 from bridge.failures import error_from_body
 from bridge.imageinfo import read_info
