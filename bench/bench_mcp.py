@@ -48,7 +48,7 @@ def server_pid() -> int:
                 cmdline = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if b"bridge.mcp_server" in cmdline and f"PPid:\t{os.getpid()}\n" in status:
+            if b"bridge.server.app" in cmdline and f"PPid:\t{os.getpid()}\n" in status:
                 return int(entry.name)
     raise SystemExit("the MCP server process was not found")
 
@@ -80,7 +80,7 @@ def server(port: int, out_dir: str, options: str = "", **extra: str) -> StdioSer
                 "IMAGE_RELAY_TEXT_MODEL": "gpt-5", "IMAGE_RELAY_IMAGE_MODEL": "gpt-image-1.5",
                 "IMAGE_RELAY_OUTPUT_DIR": out_dir, "IMAGE_RELAY_MCP_WAIT_SECONDS": "600",
                 "IMAGE_RELAY_MCP_PREVIEW_SIZE": "1024", **extra})
-    return StdioServerParameters(command=sys.executable, args=["-m", "bridge.mcp_server"], env=env)
+    return StdioServerParameters(command=sys.executable, args=["-m", "bridge.server.app"], env=env)
 
 
 async def progress_and_six(port: int, out_dir: str) -> None:

@@ -3,7 +3,7 @@
 second for optional servers before its first model request).
 
     python bench/bench_mcp_start.py                      # image-relay-mcp on PATH
-    python bench/bench_mcp_start.py python -m bridge.mcp_server
+    python bench/bench_mcp_start.py python -m bridge.server.app
 
 Prints five timings and their median, beside the bare import of the MCP SDK's server module.
 """

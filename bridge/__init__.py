@@ -1,5 +1,24 @@
 """image-relay-bridge: generate and edit images through OpenAI-compatible image relays.
 
+The package reads as the data flows, top to bottom; imports only point down or to the foundations:
+
+    faces        cli · setup · doctor · viewer          server/ (the MCP server: app, background jobs, replies)
+                   |                                      |
+    composer     core · fanout    (settings -> the user's request -> relay call -> image files -> result)
+                   |
+    relay/       call (build the HTTP call) · transport · compression · links · sse · payloads
+                 · events · diagnose (relay failures) · negotiate · receive · rawlog
+                   |
+    images/      store (names, atomic writes) · integrity (whole-image checks) · sniff (format, size)
+                 · pillow (all Pillow use) · b64
+                   |
+    foundations  config · paths · errors · result · progress · user_request
+    emulator/    a relay on loopback for tests and trials; it uses images/ and nothing above it
+
+Homes decided ahead: operating-system differences (console encoding, process liveness, file URIs,
+replacing open files) in ``system/``; per-client registration and manifests in ``clients/``; the
+MCP Apps card, HTTP authentication and job runner inside ``server/``; per-model rules in ``relay/``.
+
 The public names load on first use, so ``import bridge`` (and the MCP server's start-up, which
 must answer ``initialize`` fast) never pays for requests, dotenv or the core until a call needs them.
 """
@@ -11,8 +30,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Settings": "config", "load_settings": "config", "generate_image": "core", "BridgeError": "errors",
-    "ExitCode": "errors", "GenerationRequest": "job", "Progress": "progress", "GenerationResult": "result",
-    "markdown_image": "result", "CancelToken": "transport",
+    "ExitCode": "errors", "GenerationRequest": "user_request", "Progress": "progress",
+    "GenerationResult": "result", "markdown_image": "result", "CancelToken": "relay.transport",
 }
 __all__ = [*sorted(_EXPORTS), "__version__"]
 

@@ -17,10 +17,10 @@ from . import __version__
 from .config import API_MODES, BACKGROUNDS, OUTPUT_FORMATS, QUALITIES, REQUEST_POLICIES, STREAM_CHOICES, load_settings
 from .core import generate_image
 from .errors import BridgeError, Cancelled, ExitCode, InputError
-from .job import GenerationRequest
+from .user_request import GenerationRequest
 from .progress import Progress
 from .result import GenerationResult
-from .transport import CancelToken
+from .relay.transport import CancelToken
 from .viewer import open_image
 
 PROG = "image-relay-generate"

@@ -9,17 +9,17 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-from . import store
+from .images import store
 from .config import Settings, require
 from .errors import BridgeError, ConfigError, NetworkError, ProtocolError, RelayFailure, StreamBroken, redact
-from .job import GenerationRequest, Job, prepare_job
-from .negotiate import Memory, unsupported_parameter
+from .user_request import GenerationRequest, Job, prepare_job
+from .relay.negotiate import Memory, unsupported_parameter
 from .progress import Heartbeat, ProgressCallback, Reporter
-from .rawlog import RawLog
-from .receive import Receiver, Saver
-from .request import IMAGES, RESPONSES, build_call
+from .relay.rawlog import RawLog
+from .relay.receive import Receiver, Saver
+from .relay.call import IMAGES, RESPONSES, build_call
 from .result import GenerationResult
-from .transport import CancelToken, open_call
+from .relay.transport import CancelToken, open_call
 
 MAX_RETRY_WAIT = 60.0
 HEARTBEAT_SECONDS = 10.0  # a progress line while a whole (non-streamed) answer is awaited

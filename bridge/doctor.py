@@ -22,8 +22,8 @@ from typing import TextIO
 from . import __version__
 from .config import FIELDS, Settings, load_settings, variable
 from .errors import BridgeError, redact
-from .failures import error_from_body
-from .transport import probe
+from .relay.diagnose import error_from_body
+from .relay.transport import probe
 
 ROUTES = (("responses", "POST", "/responses"), ("images/generations", "POST", "/images/generations"),
           ("images/edits", "POST", "/images/edits"))

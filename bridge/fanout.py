@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .config import Settings
-from .job import GenerationRequest
+from .user_request import GenerationRequest
 from .progress import Progress, ProgressCallback
 from .result import GenerationResult
 

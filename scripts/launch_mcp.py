@@ -172,7 +172,7 @@ def build(venv: Path, wanted: str) -> None:
     else:
         steps = [[sys.executable, "-m", "venv", str(venv)],
                  [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"{source}[mcp]"]]
-    steps.append([python, "-c", "import bridge.mcp_server"])  # the environment really works
+    steps.append([python, "-c", "import bridge.server.app"])  # the environment really works
     for step in steps:
         done = subprocess.run(step, stdout=sys.stderr, stderr=sys.stderr)
         if done.returncode != 0:

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bridge.events import Interpreter, Signal
-from bridge.sse import iter_events
+from bridge.relay.events import Interpreter, Signal
+from bridge.relay.sse import iter_events
 
 TESTS = Path(__file__).resolve().parent
 FIXTURES = TESTS / "fixtures"

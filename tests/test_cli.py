@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.imageinfo import read_info
+from bridge.images.sniff import read_info
 from tests.clirun import run_cli
 from tests.images import png
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bridge.imageinfo import read_info
+from bridge.images.sniff import read_info
 from tests.clirun import run_cli
 from tests.images import png
 

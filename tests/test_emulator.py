@@ -12,7 +12,7 @@ import requests
 
 from bridge.emulator import start_emulator
 from bridge.emulator.render import render_png
-from bridge.imageinfo import read_info
+from bridge.images.sniff import read_info
 
 KEY = "sk-emulator-test-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from bridge.decode import decode_base64
+from bridge.images.b64 import decode_base64
 from bridge.errors import BridgeError, ExitCode, ProtocolError, RelayFailure, RelayRejected
-from bridge.events import Interpreter, Signal
-from bridge.imageinfo import read_info
+from bridge.relay.events import Interpreter, Signal
+from bridge.images.sniff import read_info
 from tests.helpers_fixtures import (B64_FINAL, B64_PARTIAL_0, B64_SECOND, FIXTURES, PNG_FINAL, build_transcripts,
                                     replay, replay_bytes)
 

@@ -123,7 +123,7 @@ def test_fault_matrix(relay_env, emulator, monkeypatch, tmp_path, fault, args, c
         assert Path(result["image_path"]).is_file() and "-partial-" in result["image_path"]
         assert result["markdown_image"].endswith(f"({result['image_path']})")
         assert result["partial_image_paths"] and not finals
-        from bridge.imagecheck import check_image
+        from bridge.images.integrity import check_image
         check_image(Path(result["image_path"]))  # the kept partial is whole
         assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]  # no half image left behind
     else:

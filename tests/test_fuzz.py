@@ -7,11 +7,11 @@ from unittest import mock
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-import bridge.sse as sse
+import bridge.relay.sse as sse
 from bridge.errors import BridgeError
-from bridge.events import _HANDLERS, Interpreter
-from bridge.failures import error_from_body, error_from_payload
-from bridge.sse import iter_events
+from bridge.relay.events import _HANDLERS, Interpreter
+from bridge.relay.diagnose import error_from_body, error_from_payload
+from bridge.relay.sse import iter_events
 from tests.helpers_fixtures import B64_FINAL, BOM, chunked, parse, split_at
 
 # Modest and quiet: the whole file stays well under 20 s; one shrunk counterexample per failing property.

@@ -11,7 +11,7 @@ import pytest
 
 from bridge.config import parse_headers, resolve_settings
 from bridge.errors import ConfigError, scrub_credentials
-from bridge.failures import error_from_body, error_from_payload
+from bridge.relay.diagnose import error_from_body, error_from_payload
 from tests.clirun import run_cli
 from tests.conftest import SENTINEL_KEY
 

@@ -125,8 +125,8 @@ def test_sigterm_and_sighup_print_one_result_and_keep_partials(relay_env, emulat
 
 
 def test_event_count_is_capped(relay_env, emulator, monkeypatch):
-    import bridge.receive
-    monkeypatch.setattr(bridge.receive, "MAX_EVENTS", 3)
+    import bridge.relay.receive
+    monkeypatch.setattr(bridge.relay.receive, "MAX_EVENTS", 3)
     monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(tag=uuid.uuid4().hex[:8]))
     run = run_cli("many events")
     assert run.code == 7 and run.json["error"]["code"] == "too_many_events"
@@ -134,7 +134,7 @@ def test_event_count_is_capped(relay_env, emulator, monkeypatch):
 
 def test_one_event_is_capped():
     from bridge.errors import ProtocolError
-    from bridge.sse import EventBlocks
+    from bridge.relay.sse import EventBlocks
     splitter = EventBlocks(limit=1000)
     assert splitter.feed(b"data: {}\n\n" * 3) and not splitter.feed(b"data: " + b"x" * 900)
     with pytest.raises(ProtocolError) as info:
@@ -193,7 +193,7 @@ def _public_settings():
 ])
 def test_links_from_a_public_relay_never_reach_private_services(private_service, template, why):
     from bridge.errors import ProtocolError
-    from bridge.transport import CancelToken, download
+    from bridge.relay.transport import CancelToken, download
     with pytest.raises(ProtocolError) as info:
         download(template.format(port=private_service), _public_settings(), limit=1 << 20, cancel=CancelToken())
     assert info.value.code == "unsafe_link" and why in info.value.message
@@ -204,7 +204,7 @@ def test_links_from_a_public_relay_never_reach_private_services(private_service,
 def test_a_name_that_resolves_to_a_private_address_is_refused_after_connect(private_service, monkeypatch):
     """Names are judged by the address the socket really reached (no DNS rebinding): with the
     up-front check of literals switched off, the connection itself must still be refused."""
-    from bridge import transport
+    from bridge.relay import transport
     from bridge.errors import ProtocolError
     monkeypatch.setattr(transport, "check_link", lambda url, guard: None)
     with pytest.raises(ProtocolError) as info:
@@ -216,7 +216,7 @@ def test_a_name_that_resolves_to_a_private_address_is_refused_after_connect(priv
 def test_redirect_to_a_private_address_is_refused(private_service):
     """A public host that redirects to loopback: the redirect is checked under the same rules."""
     from bridge.errors import ProtocolError
-    from bridge.links import PeerGuard, check_link
+    from bridge.relay.links import PeerGuard, check_link
     guard = PeerGuard(allow_private=False)
     check_link("https://files.example.com/a.png", guard)  # a public link passes
     with pytest.raises(ProtocolError):
@@ -225,7 +225,7 @@ def test_redirect_to_a_private_address_is_refused(private_service):
 
 def test_redirects_on_a_local_relay_are_followed_under_the_same_rules(private_service, relay_env, emulator):
     from bridge.config import load_settings
-    from bridge.transport import CancelToken, download
+    from bridge.relay.transport import CancelToken, download
     settings = load_settings()
     target = f"http://127.0.0.1:{private_service}/image"
     data = download(f"http://127.0.0.1:{private_service}/to/{target}", settings, limit=1 << 20, cancel=CancelToken())
@@ -234,7 +234,7 @@ def test_redirects_on_a_local_relay_are_followed_under_the_same_rules(private_se
 
 
 def test_a_non_image_behind_a_link_is_not_echoed(relay_env, emulator, monkeypatch):
-    from bridge.imagecheck import check_image as verify
+    from bridge.images.integrity import check_image as verify
     from bridge.errors import ProtocolError
     with pytest.raises(ProtocolError) as info:
         verify(b"root:x:0:0:secret-bytes", "The final image")
@@ -245,7 +245,7 @@ def test_link_failure_names_the_link_not_the_base_url(relay_env, emulator, monke
     import socket
     from bridge.config import load_settings
     from bridge.errors import NetworkError
-    from bridge.transport import CancelToken, download
+    from bridge.relay.transport import CancelToken, download
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

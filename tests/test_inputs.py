@@ -87,7 +87,7 @@ def test_full_disk_is_exit_8_and_leaves_nothing_half_written(relay_env, monkeypa
             Path(path).touch()
             return real_open("/dev/full", "wb")
         return real_open(path, mode, *args, **kwargs)
-    monkeypatch.setattr("bridge.store.open", full_disk_open, raising=False)
+    monkeypatch.setattr("bridge.images.store.open", full_disk_open, raising=False)
     run = run_cli("--output-dir", str(out), "--partial-images", "1", "disk full")
     assert run.code == 8 and run.json["error"]["code"] == "storage_error"
     assert "the disk is full" in run.json["error"]["message"]

@@ -13,7 +13,7 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
-from bridge.mcp_server import server
+from bridge.server.app import server
 from tests.conftest import SENTINEL_KEY
 from tests.images import png
 
@@ -36,7 +36,7 @@ def mcp_env(relay_env, monkeypatch, tmp_path):
 @pytest.fixture(autouse=True)
 def fresh_jobs():
     """Each test's server starts with no jobs, its records under that test's own HOME."""
-    import bridge.mcp_server as mcp_server
+    import bridge.server.app as mcp_server
     mcp_server._JOBS.clear()
     yield
     mcp_server._JOBS.clear()
@@ -295,7 +295,7 @@ async def test_a_job_finished_after_its_call_was_cancelled_is_reported_next(mcp_
 
 
 async def test_a_restarted_server_reports_finished_and_lost_jobs(mcp_env, emulator, monkeypatch):
-    import bridge.mcp_server as mcp_server
+    import bridge.server.app as mcp_server
     from bridge.paths import user_state_dir
     monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(delay=0.2, tag=uuid.uuid4().hex[:8]))
     async with Client(server) as client:
@@ -330,7 +330,7 @@ async def test_unknown_job_ids_are_refused_plainly(mcp_env):
 
 async def test_stdio_subprocess_lists_and_calls(relay_env, tmp_path):
     env = {**os.environ, "CLAUDE_PROJECT_DIR": str(tmp_path)}
-    params = StdioServerParameters(command=sys.executable, args=["-m", "bridge.mcp_server"], env=env, cwd=str(tmp_path))
+    params = StdioServerParameters(command=sys.executable, args=["-m", "bridge.server.app"], env=env, cwd=str(tmp_path))
     async with Client(params, read_timeout_seconds=60) as client:
         tools = (await client.list_tools()).tools
         assert [t.name for t in tools] == ["generate_image"]
@@ -340,7 +340,7 @@ async def test_stdio_subprocess_lists_and_calls(relay_env, tmp_path):
 
 
 async def test_heartbeat_while_the_relay_is_silent(mcp_env, emulator, monkeypatch):
-    import bridge.mcp_server as mcp_server
+    import bridge.server.app as mcp_server
     monkeypatch.setattr(mcp_server, "HEARTBEAT_SECONDS", 0.5)
     monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(fault="stall", stall=3, tag=uuid.uuid4().hex[:8]))
     progress: list = []
@@ -401,7 +401,7 @@ async def test_cli_runs_and_mcp_calls_share_one_output_dir(mcp_env, relay_env, m
     cli_paths = [json.loads(p.communicate(timeout=60)[0])["image_path"] for p in procs]
     paths = cli_paths + [saved(r)[0] for r in results]
     assert len(set(paths)) == 6
-    from bridge.imageinfo import read_info
+    from bridge.images.sniff import read_info
     assert all(Path(p).parent == shared and read_info(Path(p).read_bytes()).size == "64x48" for p in paths)
     assert not [p for p in shared.iterdir() if p.name.startswith(".")]
 
@@ -413,7 +413,7 @@ async def test_streamable_http_transport(relay_env, tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "CLAUDE_PROJECT_DIR": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "-m", "bridge.mcp_server", "--transport", "streamable-http", "--port",
+    proc = subprocess.Popen([sys.executable, "-m", "bridge.server.app", "--transport", "streamable-http", "--port",
                              str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         with anyio.fail_after(20):

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge.payloads import Extractor
-from bridge.sse import iter_events
+from bridge.relay.payloads import Extractor
+from bridge.relay.sse import iter_events
 
 IMAGE = os.urandom(20_000)
 B64 = base64.b64encode(IMAGE).decode()

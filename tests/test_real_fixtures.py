@@ -7,12 +7,12 @@ import re
 
 import pytest
 
-from bridge.decode import decode_base64
-from bridge.imagecheck import check_image as verify
+from bridge.images.b64 import decode_base64
+from bridge.images.integrity import check_image as verify
 from bridge.errors import ProtocolError, RelayRejected
-from bridge.failures import error_from_body
-from bridge.imageinfo import read_info
-from bridge.sse import iter_events
+from bridge.relay.diagnose import error_from_body
+from bridge.images.sniff import read_info
+from bridge.relay.sse import iter_events
 from tests.helpers_fixtures import REAL, chunked, jsonl_as_sse, replay, replay_bytes, vcr_strings
 
 PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"

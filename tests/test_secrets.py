@@ -56,7 +56,7 @@ def test_sentinel_key_never_leaks_from_any_fault(relay_env, emulator, monkeypatc
 def test_sentinel_key_never_leaks_from_the_mcp_server(relay_env, emulator, monkeypatch, tmp_path):
     from mcp import Client
 
-    from bridge.mcp_server import server
+    from bridge.server.app import server
     monkeypatch.setenv("CLAUDE_PROJECT_DIR", str(tmp_path))
     texts = []
 

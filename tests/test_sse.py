@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-import bridge.sse as sse
-from bridge.sse import EventBlocks, ServerEvent, iter_blocks, iter_events
+import bridge.relay.sse as sse
+from bridge.relay.sse import EventBlocks, ServerEvent, iter_blocks, iter_events
 from tests.helpers_fixtures import (BOM, FIXTURES, build_transcripts, chunked, iter_chunks_then_fail, parse,
                                     split_at)
 

@@ -8,8 +8,8 @@ import responses
 
 from bridge.config import resolve_settings
 from bridge.errors import Cancelled, NetworkError, ProtocolError, RelayRejected
-from bridge.request import HttpCall
-from bridge.transport import CancelToken, download, open_call
+from bridge.relay.call import HttpCall
+from bridge.relay.transport import CancelToken, download, open_call
 from tests.images import png
 
 BASE = "https://relay.test/v1"

@@ -6,7 +6,7 @@ import binascii
 import re
 from dataclasses import dataclass, field
 
-from ..imageinfo import read_info
+from ..images.sniff import read_info
 from .faults import error_body
 from .multipart import Part
 

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .progress import Progress
-from .result import GenerationResult, markdown_image
+from ..progress import Progress
+from ..result import GenerationResult, markdown_image
 
 KEEP_SECONDS = 7 * 24 * 3600  # records older than a week are pruned
 Work = Callable[["Job"], GenerationResult]

@@ -4,8 +4,8 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field
 
-from .config import Settings
-from .job import Job, SourceImage
+from ..config import Settings
+from ..user_request import Job, SourceImage
 
 RESPONSES, IMAGES = "responses", "images"
 

@@ -11,8 +11,8 @@ import json
 import os
 import re
 
-from .errors import BridgeError
-from .paths import user_cache_dir
+from ..errors import BridgeError
+from ..paths import user_cache_dir
 
 DROPPABLE = frozenset({"size", "quality", "background", "output_format", "output_compression", "moderation",
                        "input_fidelity", "partial_images", "negative_prompt", "seed", "n", "action"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from .errors import ProtocolError
+from ..errors import ProtocolError
 
 
 def decode_base64(payload: str) -> bytes:

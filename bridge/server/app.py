@@ -1,10 +1,10 @@
 """image-relay-mcp: the MCP server agents call. One tool, ``generate_image``.
 
-Each generation is a job (``jobs``) that outlives its call: a call waits up to
+Each generation is a job (``background``) that outlives its call: a call waits up to
 IMAGE_RELAY_MCP_WAIT_SECONDS, then returns the job id to wait on; a cancelled call leaves the
 job running, so a billed image is still saved and reported by the next result. What the model
-reads is compact text led by the markdown image tag, plus a preview image (``tool_text``,
-``imaging``). The relay code loads on the first call: ``initialize`` is answered as fast as the
+reads is compact text led by the markdown image tag, plus a preview image (``replies``,
+``images.pillow``). The relay code loads on the first call: ``initialize`` is answered as fast as the
 SDK starts. stdout carries protocol only; logs go to stderr.
 """
 from __future__ import annotations
@@ -27,13 +27,13 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
 from pydantic import Field
 
-from . import __version__
-from .paths import user_data_dir, user_state_dir
+from .. import __version__
+from ..paths import user_data_dir, user_state_dir
 
 if TYPE_CHECKING:
-    from .config import Settings
-    from .jobs import Job, Jobs
-    from .result import GenerationResult
+    from ..config import Settings
+    from .background import Job, Jobs
+    from ..result import GenerationResult
 
 HEARTBEAT_SECONDS = 5.0
 log = logging.getLogger("image-relay-mcp")
@@ -71,10 +71,10 @@ async def generate_image(
     job_id: Annotated[str | None, Field(description="The job id an earlier result gave for an image still being generated: wait for that job and return its image instead of starting a new (billed) generation.")] = None,
     ctx: Context = None,
 ) -> CallToolResult:
-    from .config import load_settings
-    from .errors import BridgeError
-    from .job import GenerationRequest
-    from .result import GenerationResult
+    from ..config import load_settings
+    from ..errors import BridgeError
+    from ..user_request import GenerationRequest
+    from ..result import GenerationResult
 
     try:
         settings = load_settings({"IMAGE_RELAY_API_MODE": api_mode}, fallback=_FALLBACK)
@@ -113,14 +113,14 @@ _JOBS: list = []
 
 def _jobs() -> Jobs:
     if not _JOBS:
-        from .jobs import Jobs
+        from .background import Jobs
         _JOBS.append(Jobs(user_state_dir() / "jobs"))
     return _JOBS[0]
 
 
 def _start(jobs: Jobs, request, settings: Settings, base: Path) -> Job:
-    from .core import generate_image as run_job
-    from .transport import CancelToken
+    from ..core import generate_image as run_job
+    from ..relay.transport import CancelToken
 
     cancel = CancelToken()
 
@@ -132,7 +132,7 @@ def _start(jobs: Jobs, request, settings: Settings, base: Path) -> Job:
 
 async def _wait(job: Job, settings: Settings, ctx: Context | None) -> bool:
     """Wait for the job within the budget, relaying its progress and a heartbeat."""
-    from .jobs import wait
+    from .background import wait
 
     ticker = _Ticker(ctx)
 
@@ -246,7 +246,7 @@ def _notices(jobs: Jobs | None, skip: str | None = None) -> list[str]:
     """Outcomes of earlier jobs whose calls did not get them (cancelled, timed out, lost)."""
     if jobs is None:
         return []
-    from .tool_text import notice_lines
+    from .replies import notice_lines
     records = [r for r in jobs.unreported() if r["id"] != skip]
     for record in records:
         if record.get("status") != "running":
@@ -261,16 +261,16 @@ def _text_result(text: str, *, error: bool = False, extra: list | None = None,
 
 
 def _pending(job: Job, jobs: Jobs) -> str:
-    from .tool_text import pending_text
+    from .replies import pending_text
     return "\n".join([pending_text(job), *_notices(jobs, skip=job.id)])
 
 
 async def _image_result(result: GenerationResult, settings: Settings, jobs: Jobs) -> CallToolResult:
-    from .tool_text import success_text
+    from .replies import success_text
     text = "\n".join([success_text(result), *_notices(jobs)])
     previews = []
     if settings.mcp_preview_size:
-        from .imaging import preview
+        from ..images.pillow import preview
         for path in result.image_paths[:4]:
             made = await anyio.to_thread.run_sync(preview, path, settings.mcp_preview_size,
                                                   settings.mcp_preview_max_bytes)
@@ -281,14 +281,14 @@ async def _image_result(result: GenerationResult, settings: Settings, jobs: Jobs
 
 
 def _failed(result: GenerationResult, jobs: Jobs | None) -> CallToolResult:
-    from .tool_text import failure_text
+    from .replies import failure_text
     return _text_result("\n".join([failure_text(result), *_notices(jobs)]), error=True)
 
 
 def _record_result(record: dict, jobs: Jobs) -> CallToolResult:
     """The outcome of a job a call asks for by id, from its record on disk."""
-    from .jobs import record_tags
-    from .tool_text import notice_lines
+    from .background import record_tags
+    from .replies import notice_lines
     jobs.mark_reported(record["id"])
     if record.get("status") == "running":
         return _text_result(f"Job {record['id']} is still running in another server; its image will be saved "

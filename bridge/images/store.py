@@ -9,7 +9,7 @@ import time
 import unicodedata
 from pathlib import Path
 
-from .errors import StorageError
+from ..errors import StorageError
 
 SLUG_LENGTH = 40
 STALE_SECONDS = 3600

@@ -7,8 +7,8 @@ import re
 import time
 from pathlib import Path
 
-from .errors import redact
-from .request import HttpCall
+from ..errors import redact
+from .call import HttpCall
 
 _BASE64_RUN = re.compile(rb"[A-Za-z0-9+/]{200,}={0,2}")
 _SAFE_HEADERS = ("content-type", "content-length", "transfer-encoding", "x-request-id", "x-api-request-id",

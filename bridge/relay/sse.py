@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sseclient import SSEClient
 
-from .errors import ProtocolError
+from ..errors import ProtocolError
 
 MAX_EVENT_BYTES = 8 * 1024 * 1024  # one event's text; its images were taken out on the way (payloads)
 _BOM = b"\xef\xbb\xbf"

@@ -3,8 +3,8 @@ import base64
 import pytest
 
 from bridge.config import resolve_settings
-from bridge.job import GenerationRequest, prepare_job
-from bridge.request import build_call
+from bridge.user_request import GenerationRequest, prepare_job
+from bridge.relay.call import build_call
 from tests.images import png
 
 RELAY = {"IMAGE_RELAY_BASE_URL": "http://relay/v1", "IMAGE_RELAY_API_KEY": "k",

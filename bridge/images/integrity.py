@@ -16,8 +16,8 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import ProtocolError
-from .imageinfo import ImageInfo, read_info
+from ..errors import ProtocolError
+from .sniff import ImageInfo, read_info
 
 _HEAD = 256 * 1024  # enough of the start for the format and the dimensions (JPEG SOF after EXIF)
 
@@ -126,7 +126,7 @@ def _jpeg_problem(handle: BinaryIO, total: int) -> str | None:
     handle.seek(max(0, total - 64))
     if not handle.read().rstrip(b"\0\r\n ").endswith(b"\xff\xd9"):
         return "it has no end-of-image marker"
-    from .imaging import jpeg_decodes  # Pillow, only for JPEG
+    from .pillow import jpeg_decodes  # Pillow, only for JPEG
 
     handle.seek(0)
     return None if jpeg_decodes(handle) else "it does not decode"

@@ -22,8 +22,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import store
-from .errors import ProtocolError
+from ..images import store
+from ..errors import ProtocolError
 
 _KEY = re.compile(rb'"(result|partial_image_b64|b64_json|url)"[ \t]*:[ \t]*"')
 _KEYS = (b'"result":"', b'"partial_image_b64":"', b'"b64_json":"', b'"url":"')

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge.encoding import STEP, Decoder
+from bridge.relay.compression import STEP, Decoder
 from bridge.errors import ProtocolError
 
 BODY = b'event: response.created\ndata: {"type":"response.created"}\n\n' * 200

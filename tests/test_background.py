@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from bridge.jobs import Jobs, wait
+from bridge.server.background import Jobs, wait
 from bridge.progress import Progress
 from bridge.result import GenerationResult
-from bridge.transport import CancelToken
+from bridge.relay.transport import CancelToken
 
 
 def _work(gate: threading.Event, ok: bool = True, path: str = "/nonexistent/x.png"):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .config import BACKGROUNDS, OUTPUT_FORMATS, QUALITIES, SIZE_PATTERN, Settings
 from .errors import InputError
-from .imageinfo import ImageInfo, png_has_alpha, read_info
+from .images.sniff import ImageInfo, png_has_alpha, read_info
 
 MAX_PROMPT_CHARS = 32000
 MAX_IMAGES = 16
@@ -153,13 +153,13 @@ def prepare_job(request: GenerationRequest, settings: Settings, *, base_dir: Pat
 
 
 def _some_transparency(data: bytes) -> bool:
-    from .imaging import has_transparent_pixel
+    from .images.pillow import has_transparent_pixel
     return has_transparent_pixel(data)
 
 
 def _converted_mask(mask: SourceImage, raw: str) -> tuple[SourceImage, str]:
     """A gray mask (white = change) becomes the alpha mask the API expects; anything else is refused."""
-    from .imaging import mask_to_alpha
+    from .images.pillow import mask_to_alpha
     data = mask_to_alpha(mask.data)
     if data is None:
         raise InputError(f"The mask {Path(raw).name} has no transparency and is not a black-and-white mask: mark "

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .jobs import Job, record_tags
-from .result import GenerationResult, markdown_image
+from .background import Job, record_tags
+from ..result import GenerationResult, markdown_image
 
 # What the model should do next, by error code; the message itself says what happened.
 _NEXT = {

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import BridgeError, ProtocolError, RelayFailure, RelayRejected
-from .failures import classify, error_from_payload
+from ..errors import BridgeError, ProtocolError, RelayFailure, RelayRejected
+from .diagnose import classify, error_from_payload
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import store
-from .decode import decode_base64
-from .errors import ProtocolError, RequestTimeout
+from ..images import store
+from ..images.b64 import decode_base64
+from ..errors import ProtocolError, RequestTimeout
 from .events import Interpreter, Signal
-from .failures import html_error
-from .imagecheck import check_image
-from .imageinfo import ImageInfo
-from .job import Job
+from .diagnose import html_error
+from ..images.integrity import check_image
+from ..images.sniff import ImageInfo
+from ..user_request import Job
 from .payloads import Extractor, problem_error
-from .progress import Reporter
+from ..progress import Reporter
 from .rawlog import RawLog
 from .sse import iter_events
 from .transport import CancelToken, Reply, download

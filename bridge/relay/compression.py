@@ -9,7 +9,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator
 
-from .errors import ProtocolError
+from ..errors import ProtocolError
 
 STEP = 1 << 18  # decoded bytes handed on per step: a 64 KiB read can inflate to ~64 MB otherwise
 ACCEPTED = "gzip, deflate"

@@ -21,12 +21,12 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from . import encoding
-from .config import Settings
-from .errors import Cancelled, NetworkError, ProtocolError, RelayRejected, RequestTimeout
-from .failures import error_from_body
+from . import compression
+from ..config import Settings
+from ..errors import Cancelled, NetworkError, ProtocolError, RelayRejected, RequestTimeout
+from .diagnose import error_from_body
 from .links import PeerGuard, check_link, link_refused, relay_is_private
-from .request import HttpCall
+from .call import HttpCall
 
 READ_SIZE = 65536
 ERROR_BODY_LIMIT = 1 << 20
@@ -176,7 +176,7 @@ class Reply:
 
 def _body(response: requests.Response, settings: Settings, deadline: float, cancel: CancelToken,
           read_timeout: float, what: str = "the relay") -> Iterator[bytes]:
-    decoder = encoding.Decoder(response.headers.get("Content-Encoding"))
+    decoder = compression.Decoder(response.headers.get("Content-Encoding"))
     raw = response.raw
     while True:
         cancel.check()
@@ -199,7 +199,7 @@ def _headers(settings: Settings, accept: str, stream: bool) -> dict[str, str]:
     headers = {"User-Agent": USER_AGENT, "Accept": accept,
                # Streams ask for no compression: a compressing proxy holds SSE back until its buffer
                # fills, which hides progress; whatever arrives compressed is decoded all the same.
-               "Accept-Encoding": "identity" if stream else encoding.ACCEPTED}
+               "Accept-Encoding": "identity" if stream else compression.ACCEPTED}
     if settings.api_key:
         headers["Authorization"] = f"Bearer {settings.api_key}"
     lowered = {k.lower() for k in settings.extra_headers}
@@ -280,7 +280,7 @@ def download(url: str, settings: Settings, *, limit: int, cancel: CancelToken, d
                 read_timeout = max(0.5, min(settings.idle_timeout, deadline - time.monotonic()))
                 try:
                     response = session.get(url, stream=True, allow_redirects=False, headers={
-                        "User-Agent": USER_AGENT, "Accept-Encoding": encoding.ACCEPTED},
+                        "User-Agent": USER_AGENT, "Accept-Encoding": compression.ACCEPTED},
                         timeout=(min(settings.connect_timeout, read_timeout), read_timeout))
                 except Exception as exc:
                     cancel.check()

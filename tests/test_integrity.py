@@ -11,7 +11,7 @@ from PIL import Image
 from bridge.emulator.pictures import claims_huge_size
 from bridge.emulator.render import render_png
 from bridge.errors import ProtocolError
-from bridge.imagecheck import MAX_SIDE, check_image
+from bridge.images.integrity import MAX_SIDE, check_image
 
 
 def _pillow(fmt: str, size=(97, 61), mode="RGB", **save) -> bytes:

@@ -5,9 +5,9 @@ import io
 
 from PIL import Image
 
-from bridge.imaging import preview
+from bridge.images.pillow import preview
 from bridge.result import GenerationResult
-from bridge.tool_text import failure_text, notice_lines, success_text
+from bridge.server.replies import failure_text, notice_lines, success_text
 
 
 def test_success_text_leads_with_the_tag_and_stays_small(tmp_path):

@@ -9,7 +9,7 @@ import html
 import json
 import re
 
-from .errors import BridgeError, RelayFailure, RelayRejected, scrub_credentials
+from ..errors import BridgeError, RelayFailure, RelayRejected, scrub_credentials
 
 _MODERATION = ("moderation_blocked", "content_policy", "image_content_policy_violation", "content_filter",
                "safety_violation", "safety system")
