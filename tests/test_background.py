@@ -154,3 +154,24 @@ def test_a_call_cancelled_while_its_job_waits_sends_nothing(tmp_path):
     asyncio.run(main())
     gate.set()
     assert queued.done.wait(5) and queued.result.error["code"] == "interrupted" and len(calls) == 1
+
+
+def test_a_job_whose_image_is_saved_is_never_reported_as_pending(tmp_path):
+    from bridge.server.replies import pending_text
+    jobs = Jobs(tmp_path)
+    saved = threading.Event()
+
+    def work(job):
+        job.on_progress(Progress("connected", "Connected; the relay answered HTTP 200.", 0.1, 1, 5))
+        saved.wait(10)
+        job.on_progress(Progress("saved", "Saved /x/y.png.", 1.0, 5, 5, "/x/y.png"))
+        time.sleep(0.8)  # the result is still being put together
+        return GenerationResult(ok=True, elapsed_seconds=1.0, complete=True, image_paths=("/x/y.png",))
+
+    job = jobs.start("a fox", work)
+    assert asyncio.run(wait(job, 0.2, sleep=asyncio.sleep)) is False
+    text = pending_text(job)
+    assert job.id in text and "s so far" in text and "Connected; the relay answered HTTP 200." in text
+    saved.set()
+    time.sleep(0.2)
+    assert asyncio.run(wait(job, 0.1, sleep=asyncio.sleep)) is True and job.result.ok

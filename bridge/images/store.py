@@ -136,6 +136,11 @@ def publish(tmp: Path, directory: Path, base: str, ext: str) -> Path:
         _remove(tmp)
 
 
+def discard_temp(path: Path) -> None:
+    """Remove a temp file that will not be published (rejected, or its write failed)."""
+    _remove(path)
+
+
 def _remove(path: Path) -> None:
     try:
         path.unlink()

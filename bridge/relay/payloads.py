@@ -312,9 +312,11 @@ class Extractor:
 
     def _abort_current(self) -> None:
         if self._current is not None:
-            self._close_file()
-            self.discard(self._current)
-            self._current = None
+            try:
+                self._close_file()
+            finally:  # a full disk may fail the close; the temp file goes all the same
+                self.discard(self._current)
+                self._current = None
         self._mode = "plain"
 
 

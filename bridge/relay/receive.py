@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,6 +72,16 @@ class Tally:
     first_event: float | None = None
     last_event: float | None = None
     final_at: float | None = None
+
+
+@contextmanager
+def _removed_on_error(tmp: Path) -> Iterator[None]:
+    """A temp file this receiver owns goes as soon as anything fails with it, before the result returns."""
+    try:
+        yield
+    except BaseException:
+        store.discard_temp(tmp)
+        raise
 
 
 class Receiver:
@@ -187,7 +198,8 @@ class Receiver:
             tmp = self._payload(signal)
             if tmp is None:
                 return
-            info = check_image(tmp, "A partial image")
+            with _removed_on_error(tmp):
+                info = check_image(tmp, "A partial image")
         except ProtocolError as exc:
             self.warnings.append(f"Skipped partial image {signal.index + 1}: {exc.message}")
             return
@@ -200,9 +212,10 @@ class Receiver:
         tmp = self._payload(signal)
         if tmp is None:
             return  # the final image repeated (response.completed): already saved
-        info = check_image(tmp, "The final image")
-        self.tally.final_at = time.monotonic()
-        self.reporter.emit("final", f"Final image received ({info.size}, {tmp.stat().st_size / 1024:.0f} KB).")
+        with _removed_on_error(tmp):  # a rejected final leaves nothing behind
+            info = check_image(tmp, "The final image")
+            self.tally.final_at = time.monotonic()
+            self.reporter.emit("final", f"Final image received ({info.size}, {tmp.stat().st_size / 1024:.0f} KB).")
         saved = self.saver.final(tmp, info)
         self.reporter.emit("saved", f"Saved {saved.path}.", path=str(saved.path))
 
@@ -229,10 +242,11 @@ class Receiver:
         else:
             raise ProtocolError("The relay sent an image event without image data.", code="no_image")
         tmp, handle = store.open_temp(self.saver.directory)
-        try:
-            store.write_to(handle, self.saver.directory, data)
-        finally:
-            store.close_temp(handle, self.saver.directory)
+        with _removed_on_error(tmp):
+            try:
+                store.write_to(handle, self.saver.directory, data)
+            finally:
+                store.close_temp(handle, self.saver.directory)
         return tmp
 
     def _note_buffering(self) -> None:

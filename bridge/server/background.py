@@ -21,6 +21,7 @@ from ..progress import Progress
 from ..result import GenerationResult, markdown_image
 
 KEEP_SECONDS = 7 * 24 * 3600  # records older than a week are pruned
+FINISHING_GRACE = 10.0  # past the budget, a job whose final image is in still gets this long to finish
 Work = Callable[["Job"], GenerationResult]
 
 
@@ -49,6 +50,11 @@ class Job:
             self.partial_paths.append(progress.path)
             if self.persist is not None:
                 self.persist()  # a lost job still points at its best partial
+
+    @property
+    def finishing(self) -> bool:
+        """The final image is received or saved; only the result is left to make."""
+        return bool(self.progress) and self.progress[-1].stage in ("final", "saved")
 
     @property
     def last_event(self) -> str:
@@ -274,8 +280,10 @@ async def wait(job: Job, budget: float, *, sleep: Callable, forward: Callable | 
             if job.done.is_set():
                 return True
             remaining = deadline - time.monotonic()
+            if remaining <= 0 and job.finishing and remaining > -FINISHING_GRACE:
+                remaining = poll  # its images are saved: the result is moments away, never "still generating"
             if remaining <= 0:
-                return False
+                return job.done.is_set()
             await sleep(min(poll, remaining))
     except BaseException:
         if not any(p.stage != "waiting" for p in job.progress):
