@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # clients replace the plugin folder on update: nothing is written there
+
 NAME = "image-relay-bridge"
 ROOT = Path(__file__).resolve().parent.parent
 READY = ".image-relay-ready"
@@ -46,6 +48,15 @@ def cache_dir() -> Path:
         return Path(os.environ["LOCALAPPDATA"]) / NAME / "cache"
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / NAME
+
+
+def neutral_dir() -> str:
+    """Where child Pythons run: ``python -c`` puts its working directory first on sys.path, and a
+    client starts servers in the plugin folder, whose own ``bridge/`` (or a stale egg-info) would
+    then be imported instead of the environment's, with bytecode written beside it."""
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder)
 
 
 def scripts(venv: Path) -> Path:
@@ -90,7 +101,7 @@ def installed_on_path(wanted: str) -> str | None:
         return None
     try:
         done = subprocess.run([python, "-c", "import importlib.metadata as m; print(m.version('image-relay-bridge'))"],
-                              capture_output=True, text=True, timeout=20)
+                              capture_output=True, text=True, timeout=20, cwd=neutral_dir())
     except (OSError, subprocess.TimeoutExpired):
         return None
     return found if done.returncode == 0 and done.stdout.strip() == wanted else None
@@ -174,7 +185,7 @@ def build(venv: Path, wanted: str) -> None:
                  [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"{source}[mcp]"]]
     steps.append([python, "-c", "import bridge.server.app"])  # the environment really works
     for step in steps:
-        done = subprocess.run(step, stdout=sys.stderr, stderr=sys.stderr)
+        done = subprocess.run(step, stdout=sys.stderr, stderr=sys.stderr, cwd=neutral_dir())
         if done.returncode != 0:
             shutil.rmtree(venv, ignore_errors=True)
             raise SystemExit(f"{NAME}: could not prepare its Python environment ({Path(step[0]).name} "
@@ -188,8 +199,9 @@ def build(venv: Path, wanted: str) -> None:
 def prepare(venv: Path, wanted: str) -> None:
     """Build in a detached child: a client that gives up on a slow first start (and kills this
     process) does not kill the build, so the next start finds the environment ready."""
-    child = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--build-environment"],
-                             stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr, start_new_session=True)
+    child = subprocess.Popen([sys.executable, "-B", str(Path(__file__).resolve()), "--build-environment"],
+                             stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr, start_new_session=True,
+                             cwd=neutral_dir())
     code = child.wait()
     if code != 0 or not ready(venv, wanted):
         raise SystemExit(code or 1)

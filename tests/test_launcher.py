@@ -91,3 +91,37 @@ def test_an_old_python_gets_one_sentence(tmp_path):
     fake.write_text((ROOT / "scripts" / "launch_mcp.py").read_text().replace("(3, 10)", "(9, 0)"))
     done = subprocess.run([sys.executable, str(fake)], capture_output=True, text=True)
     assert done.returncode == 1 and done.stdout == "" and "needs Python 3.10 or newer" in done.stderr
+
+
+def test_a_stale_build_in_the_plugin_folder_is_not_taken_for_the_installed_server(launcher, tmp_path, monkeypatch):
+    # Clients start the server in the plugin folder; `python -c` would read metadata from there first.
+    bin_dir, plugin = tmp_path / "bin", tmp_path / "plugin"
+    bin_dir.mkdir()
+    (plugin / "image_relay_bridge.egg-info").mkdir(parents=True)
+    (plugin / "image_relay_bridge.egg-info" / "PKG-INFO").write_text(
+        "Metadata-Version: 2.1\nName: image-relay-bridge\nVersion: 9.9.9\n")
+    script = bin_dir / "image-relay-mcp"
+    script.write_text(f"#!{sys.executable}\nprint('server')\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.chdir(plugin)
+    import bridge
+    assert launcher.installed_on_path("9.9.9") is None
+    assert launcher.installed_on_path(bridge.__version__) == str(script)
+
+
+def test_a_start_from_the_plugin_folder_writes_nothing_there(tmp_path):
+    import shutil
+    plugin = tmp_path / "plugin"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for item in ("scripts", "bridge"):
+        shutil.copytree(ROOT / item, plugin / item, ignore=ignore)
+    shutil.copy2(ROOT / "pyproject.toml", plugin / "pyproject.toml")
+    before = sorted(p.relative_to(plugin) for p in plugin.rglob("*"))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    done = subprocess.run([sys.executable, str(plugin / "scripts" / "launch_mcp.py"), "--version"], cwd=plugin,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("image-relay-mcp "), done.stderr
+    assert sorted(p.relative_to(plugin) for p in plugin.rglob("*")) == before
