@@ -252,7 +252,7 @@ def load_settings(flags: Mapping[str, str | None] | None = None, environ: Mappin
     environ = os.environ if environ is None else environ
     cwd = Path.cwd() if cwd is None else cwd
     flags = flags or {}
-    layers: list[Layer] = [("a command-line flag", flags), ("the environment", _prefixed(environ))]
+    layers: list[Layer] = [("a command-line flag", flags), ("the environment", _from_environment(environ))]
     named = env_file or environ.get(PREFIX + "ENV_FILE") or ""
     if named:
         path = Path(named).expanduser()
@@ -285,6 +285,16 @@ def require(settings: Settings, mode: str) -> None:
             raise ConfigError(
                 f"{variable(name)} is not set: add it to the user config file {settings.config_file} "
                 f"or set it in the environment (or run with --emulator to try the bridge without a relay).")
+
+
+# A client's manifest may pass `"IMAGE_RELAY_API_KEY": "$IMAGE_RELAY_API_KEY"` to get past its own
+# filter of secret-looking names; when the user never set it, some clients pass the text unexpanded.
+_UNEXPANDED = re.compile(r"^\$(\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*)$")
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The bridge's variables from the environment, an unexpanded ``$NAME`` counting as unset."""
+    return {k: v for k, v in _prefixed(environ).items() if not _UNEXPANDED.match(v.strip())}
 
 
 def _prefixed(environ: Mapping[str, str]) -> dict[str, str]:

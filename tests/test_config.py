@@ -111,3 +111,18 @@ def test_a_launchers_fallback_ranks_just_above_the_defaults(tmp_path, monkeypatc
     (tmp_path / ".env").write_text("IMAGE_RELAY_MCP_WAIT_SECONDS=30\n")
     assert load_settings({}, {}, cwd=tmp_path, fallback=fallback).mcp_wait_seconds == 30
     assert load_settings({}, {"IMAGE_RELAY_MCP_WAIT_SECONDS": "7"}, cwd=tmp_path, fallback=fallback).mcp_wait_seconds == 7
+
+
+@pytest.mark.parametrize("unexpanded", ["$IMAGE_RELAY_API_KEY", "${IMAGE_RELAY_API_KEY}", " $OTHER "])
+def test_an_unexpanded_reference_from_a_client_manifest_counts_as_unset(isolated_env, tmp_path, unexpanded):
+    # Gemini CLI and Qwen Code extensions pass "$IMAGE_RELAY_API_KEY" explicitly; unset, it may arrive as is.
+    _write(tmp_path / "home" / ".config" / "image-relay-bridge" / ".env", "IMAGE_RELAY_API_KEY=from-the-file\n")
+    environ = {"HOME": str(tmp_path / "home"), "IMAGE_RELAY_API_KEY": unexpanded}
+    settings = load_settings({}, environ, cwd=isolated_env)
+    assert settings.api_key == "from-the-file"
+    assert settings.sources["api_key"].startswith("the user config file")
+
+
+def test_a_key_that_merely_holds_a_dollar_is_kept(isolated_env, tmp_path):
+    environ = {"HOME": str(tmp_path), "IMAGE_RELAY_API_KEY": "sk-$abc-123"}
+    assert load_settings({}, environ, cwd=isolated_env).api_key == "sk-$abc-123"

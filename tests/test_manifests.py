@@ -20,7 +20,8 @@ NAME = PROJECT["name"]
 
 PLUGIN_MANIFESTS = ["plugin.json", ".claude-plugin/plugin.json", ".codex-plugin/plugin.json"]
 MARKETPLACES = [".claude-plugin/marketplace.json", ".agents/plugins/marketplace.json"]
-MANIFESTS = [*PLUGIN_MANIFESTS, *MARKETPLACES, ".mcp.json"]
+EXTENSIONS = ["gemini-extension.json", "qwen-extension.json"]  # Gemini CLI, Qwen Code
+MANIFESTS = [*PLUGIN_MANIFESTS, *MARKETPLACES, ".mcp.json", *EXTENSIONS]
 
 # A root plugin.json with this schema replaces .codex-plugin/plugin.json in Codex.
 AGENT_PLUGINS_SCHEMA = "agent-plugins.org"
@@ -227,3 +228,58 @@ def test_frontmatter_parser_reads_nested_metadata_and_quotes() -> None:
         "---\nname: x\ndescription: \"a: b\"\nmetadata:\n  short-description: y\n---\nbody\n")
     assert fields == {"name": "x", "description": "a: b", "metadata": {"short-description": "y"}}
     assert body == "body\n"
+
+
+# -- Gemini CLI and Qwen Code extensions (root manifests) -------------------------------------
+
+@pytest.mark.parametrize("relative", EXTENSIONS)
+def test_extension_manifest_matches_pyproject(relative: str) -> None:
+    manifest = load(relative)
+    assert (manifest["name"], manifest["version"], manifest["description"]) == \
+        (NAME, PROJECT["version"], PROJECT["description"])
+
+
+def test_qwen_reads_the_same_extension_as_gemini() -> None:
+    # A root qwen-extension.json also keeps Qwen from converting the Claude plugin (which breaks it).
+    assert load("qwen-extension.json") == load("gemini-extension.json")
+
+
+def extension_entry(relative: str) -> dict[str, Any]:
+    servers = load(relative)["mcpServers"]
+    assert list(servers) == [NAME] and "_" not in NAME  # Gemini splits tool names on "_"
+    return servers[NAME]
+
+
+@pytest.mark.parametrize("relative", EXTENSIONS)
+def test_extension_server_is_the_plugins_launcher(relative: str) -> None:
+    entry = extension_entry(relative)
+    assert entry["command"] == "python3"
+    launcher, *rest = entry["args"]
+    # ${extensionPath} and ${/} are the clients' own variables for the installed folder and separator.
+    assert launcher == "${extensionPath}${/}scripts${/}launch_mcp.py"
+    assert (ROOT / launcher.replace("${extensionPath}${/}", "").replace("${/}", "/")).is_file()
+    assert rest[0] == "--wait-default"
+    assert "cwd" not in entry  # servers start in the user's project, where relative output folders belong
+    # Both clients default to 600 s; stated anyway, with the server's wait below it.
+    assert entry["timeout"] == 600_000 and float(rest[1]) < entry["timeout"] / 1000
+
+
+@pytest.mark.parametrize("relative", EXTENSIONS)
+def test_extension_passes_the_key_that_gemini_filters_by_name(relative: str) -> None:
+    # Gemini CLI drops inherited variables whose names hold KEY; an unset one may arrive unexpanded,
+    # which the server's configuration ignores (tests/test_config.py).
+    assert extension_entry(relative)["env"] == {"IMAGE_RELAY_API_KEY": "$IMAGE_RELAY_API_KEY"}
+
+
+@pytest.mark.parametrize("relative", EXTENSIONS)
+def test_extension_context_file_says_to_show_the_tag(relative: str) -> None:
+    context = ROOT / load(relative)["contextFileName"]
+    text = context.read_text(encoding="utf-8")
+    assert len(text) < 2000  # loaded into every session's prompt: keep it short
+    assert "generate_image" in text and "markdown image tag" in text and "job_id" in text
+    assert "image-relay-setup" in text
+
+
+def test_extensions_find_the_skill_where_they_look() -> None:
+    # Both clients load skills/<name>/SKILL.md from the extension folder.
+    assert (ROOT / "skills" / NAME / "SKILL.md").is_file()
