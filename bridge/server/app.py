@@ -302,23 +302,35 @@ def _record_result(record: dict, jobs: Jobs) -> CallToolResult:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="image-relay-mcp", description="MCP server with one tool, generate_image.")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["token"]:
+        from .tokens import command
+        return command(argv[1:])
+    from . import remote
+    parser = argparse.ArgumentParser(prog="image-relay-mcp", description="MCP server with one tool, generate_image. "
+                                     "'image-relay-mcp token add|list|remove' manages a shared server's tokens.")
     parser.add_argument("--transport", choices=("stdio", "streamable-http"), default="stdio")
     parser.add_argument("--host", default="127.0.0.1", help="streamable-http only (loopback by default)")
     parser.add_argument("--port", type=int, default=8765, help="streamable-http only")
     parser.add_argument("--wait-default", type=float, metavar="SECONDS",
                         help="default for IMAGE_RELAY_MCP_WAIT_SECONDS (the plugin sets it below its tool timeout)")
     parser.add_argument("--version", action="version", version=f"image-relay-mcp {__version__}")
+    remote.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.wait_default:
         _FALLBACK["IMAGE_RELAY_MCP_WAIT_SECONDS"] = str(args.wait_default)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="image-relay-mcp: %(message)s")
     if args.transport == "stdio":
         server.run()
-    else:
-        # The HTTP server's access log defaults to stdout; all logs belong on stderr.
-        sys.stdout = sys.stderr
-        server.run("streamable-http", host=args.host, port=args.port)
+        return 0
+    options = remote.options_from(args)
+    refused = remote.refusal(options)
+    if refused:
+        print(f"image-relay-mcp: {refused}", file=sys.stderr)
+        return 3  # a configuration error (ExitCode.CONFIG)
+    # The HTTP server's access log defaults to stdout; all logs belong on stderr.
+    sys.stdout = sys.stderr
+    remote.serve(server, options)
     return 0
 
 
