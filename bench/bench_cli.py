@@ -49,12 +49,12 @@ def start_emulator() -> tuple[subprocess.Popen, int]:
 
 def body(prompt: str, size: str, mode: str) -> tuple[str, bytes]:
     if mode == "images":
-        return "images/generations", json.dumps({"model": "gpt-image-1.5", "prompt": prompt, "n": 1, "size": size,
+        return "images/generations", json.dumps({"model": "gpt-image-emulator", "prompt": prompt, "n": 1, "size": size,
                                                  "quality": "high", "background": "auto",
                                                  "output_format": "png"}).encode()
     return "responses", json.dumps({"model": "gpt-5", "stream": True, "input": prompt,
                                     "tool_choice": {"type": "image_generation"},
-                                    "tools": [{"type": "image_generation", "model": "gpt-image-1.5", "size": size,
+                                    "tools": [{"type": "image_generation", "model": "gpt-image-emulator", "size": size,
                                                "quality": "high", "background": "auto", "output_format": "png",
                                                "partial_images": 0}]}).encode()
 
@@ -142,7 +142,7 @@ def bench_close_delimited(port: int, env: dict, out_dir: str) -> None:
 def main() -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGE_RELAY_")}
     env.update({"IMAGE_RELAY_API_KEY": "bench", "IMAGE_RELAY_TEXT_MODEL": "gpt-5",
-                "IMAGE_RELAY_IMAGE_MODEL": "gpt-image-1.5", "IMAGE_RELAY_CLI_OPEN_IMAGE": "false"})
+                "IMAGE_RELAY_IMAGE_MODEL": "gpt-image-emulator", "IMAGE_RELAY_CLI_OPEN_IMAGE": "false"})
     emulator, port = start_emulator()
     out_dir = tempfile.mkdtemp(prefix="irb-bench-")
     try:

@@ -66,7 +66,7 @@ def saved_paths(result) -> list[str]:
 
 def expected_sha(port: int, prompt: str, size: str) -> str:
     """The relay's own bytes for this prompt (the emulator renders deterministically), via curl."""
-    body = json.dumps({"model": "gpt-image-1.5", "prompt": prompt, "size": size, "n": 1, "quality": "high",
+    body = json.dumps({"model": "gpt-image-emulator", "prompt": prompt, "size": size, "n": 1, "quality": "high",
                        "background": "auto", "output_format": "png"})
     out = subprocess.run(["curl", "-sS", "-X", "POST", "-H", "Authorization: Bearer bench", "-H",
                           "Content-Type: application/json", "--data-binary", body,
@@ -77,7 +77,7 @@ def expected_sha(port: int, prompt: str, size: str) -> str:
 def server(port: int, out_dir: str, options: str = "", **extra: str) -> StdioServerParameters:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGE_RELAY_")}
     env.update({"IMAGE_RELAY_BASE_URL": f"http://127.0.0.1:{port}/{options}v1", "IMAGE_RELAY_API_KEY": "bench",
-                "IMAGE_RELAY_TEXT_MODEL": "gpt-5", "IMAGE_RELAY_IMAGE_MODEL": "gpt-image-1.5",
+                "IMAGE_RELAY_TEXT_MODEL": "gpt-5", "IMAGE_RELAY_IMAGE_MODEL": "gpt-image-emulator",
                 "IMAGE_RELAY_OUTPUT_DIR": out_dir, "IMAGE_RELAY_MCP_WAIT_SECONDS": "600",
                 "IMAGE_RELAY_MCP_PREVIEW_SIZE": "1024", **extra})
     return StdioServerParameters(command=sys.executable, args=["-m", "bridge.server.app"], env=env)

@@ -6,18 +6,20 @@ The package reads as the data flows, top to bottom; imports only point down or t
                    |                                      |
     composer     core · fanout    (settings -> the user's request -> relay call -> image files -> result)
                    |
-    relay/       call (build the HTTP call) · transport · compression · links · sse · payloads
-                 · events · diagnose (relay failures) · negotiate · receive · rawlog
+    relay/       call (build the HTTP call) · models (what each image model takes) · transport
+                 · compression · links · sse · payloads · events · diagnose (relay failures) · negotiate
+                 · receive · rawlog
                    |
     images/      store (names, atomic writes) · integrity (whole-image checks) · sniff (format, size)
                  · pillow (all Pillow use) · b64
                    |
     foundations  config · paths · errors · result · progress · user_request
-    emulator/    a relay on loopback for tests and trials; it uses images/ and nothing above it
+    emulator/    a relay on loopback for tests and trials; it uses images/ and the model table
+                 (relay/models, so it refuses what the bridge refuses) and nothing above them
 
 Homes decided ahead: operating-system differences (console encoding, process liveness, file URIs,
 replacing open files) in ``system/``; per-client registration and manifests in ``clients/``; the
-MCP Apps card, HTTP authentication and job runner inside ``server/``; per-model rules in ``relay/``.
+MCP Apps card, HTTP authentication and job runner inside ``server/``.
 
 The public names load on first use, so ``import bridge`` (and the MCP server's start-up, which
 must answer ``initialize`` fast) never pays for requests, dotenv or the core until a call needs them.

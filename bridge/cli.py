@@ -25,6 +25,7 @@ from .viewer import open_image
 
 PROG = "image-relay-generate"
 EMULATOR_KEY = "sk-emulator-local-key"
+EMULATOR_MODEL = "gpt-image-2"  # --emulator's image model unless one is configured
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,7 +33,8 @@ class _Parser(argparse.ArgumentParser):
         raise InputError(f"{message[0].upper()}{message[1:]} (see {PROG} --help).")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(sizes: str = "") -> argparse.ArgumentParser:
+    """``sizes``: what the configured image model takes, for --size's help."""
     p = _Parser(prog=PROG, description="Generate or edit an image through an OpenAI-compatible image relay. "
                 "Prints one JSON result on stdout; progress goes to stderr.")
     p.add_argument("prompt", nargs="?", help="what to draw; '-' reads it from stdin")
@@ -52,15 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
     i = p.add_argument_group("image")
     i.add_argument("--image", action="append", default=[], metavar="PATH", help="source image (repeatable): makes it an edit")
     i.add_argument("--mask", metavar="PATH", help="PNG mask, same size as the first image; transparent pixels are edited")
-    i.add_argument("--size", help="auto or WIDTHxHEIGHT (IMAGE_RELAY_DEFAULT_SIZE)")
+    i.add_argument("--size", help=f"auto or WIDTHxHEIGHT (IMAGE_RELAY_DEFAULT_SIZE). {sizes}".strip())
     i.add_argument("--quality", choices=QUALITIES, help="(IMAGE_RELAY_DEFAULT_QUALITY)")
     i.add_argument("--output-format", choices=OUTPUT_FORMATS, help="(IMAGE_RELAY_DEFAULT_OUTPUT_FORMAT)")
-    i.add_argument("--background", choices=BACKGROUNDS, help="(IMAGE_RELAY_DEFAULT_BACKGROUND)")
+    i.add_argument("--background", choices=BACKGROUNDS, help="transparent needs png or webp, and is not for "
+                   "gpt-image-2 (IMAGE_RELAY_DEFAULT_BACKGROUND)")
     i.add_argument("--output-compression", type=int, metavar="0-100", help="jpeg/webp only")
     i.add_argument("--partial-images", type=int, metavar="0-3", help="partial images to stream and save")
     i.add_argument("--n", type=int, default=1, help="number of images (1-10; images API)")
     i.add_argument("--moderation", choices=("auto", "low"))
-    i.add_argument("--input-fidelity", choices=("high", "low"), help="edits only")
+    i.add_argument("--input-fidelity", choices=("high", "low"), help="edits only; not for gpt-image-1-mini or "
+                   "gpt-image-2")
     i.add_argument("--negative-prompt", help="sent only with --request-policy compat")
     i.add_argument("--seed", type=int, help="sent only with --request-policy compat")
     t = i.add_mutually_exclusive_group()
@@ -130,7 +134,7 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: 
 
 
 def _run(argv: list[str] | None, stdin: TextIO, stderr: TextIO, cancel: CancelToken) -> GenerationResult:
-    args = build_parser().parse_args(argv)
+    args = build_parser(_sizes_help(argv)).parse_args(argv)
     prompt = _prompt(args, stdin)
     flags = {"IMAGE_RELAY_API_MODE": args.api_mode, "IMAGE_RELAY_REQUEST_POLICY": args.request_policy,
              "IMAGE_RELAY_IMAGE_MODEL": args.model, "IMAGE_RELAY_TEXT_MODEL": args.text_model,
@@ -144,7 +148,7 @@ def _run(argv: list[str] | None, stdin: TextIO, stderr: TextIO, cancel: CancelTo
             flags.update({"IMAGE_RELAY_BASE_URL": emulator.base_url, "IMAGE_RELAY_API_KEY": EMULATOR_KEY})
             settings = load_settings(flags, env_file=args.env_file)
             defaults = {"IMAGE_RELAY_TEXT_MODEL": settings.text_model or "gpt-5",
-                        "IMAGE_RELAY_IMAGE_MODEL": settings.image_model or "gpt-image-1.5"}
+                        "IMAGE_RELAY_IMAGE_MODEL": settings.image_model or EMULATOR_MODEL}
             settings = load_settings({**flags, **defaults}, env_file=args.env_file)
         else:
             settings = load_settings(flags, env_file=args.env_file)
@@ -164,6 +168,24 @@ def _run(argv: list[str] | None, stdin: TextIO, stderr: TextIO, cancel: CancelTo
     if result.ok and settings.cli_open_image and not args.no_open:
         open_image(result.image_paths[0])
     return result
+
+
+def _sizes_help(argv: list[str] | None) -> str:
+    """For --help only: the sizes of the image model the other flags and the settings configure."""
+    argv = sys.argv[1:] if argv is None else argv
+    if not any(a in ("-h", "--help") for a in argv):
+        return ""
+    from .relay.models import sizes_text
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--model")
+    early.add_argument("--env-file")
+    early.add_argument("--emulator", action="store_true")
+    known, _ = early.parse_known_args(argv)
+    try:
+        model = load_settings({"IMAGE_RELAY_IMAGE_MODEL": known.model}, env_file=known.env_file).image_model
+    except BridgeError:
+        model = known.model
+    return sizes_text(model or (EMULATOR_MODEL if known.emulator else None))
 
 
 def _prompt(args: argparse.Namespace, stdin: TextIO) -> str:

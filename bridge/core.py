@@ -13,6 +13,7 @@ from .images import store
 from .config import Settings, require
 from .errors import BridgeError, ConfigError, NetworkError, ProtocolError, RelayFailure, StreamBroken, redact
 from .user_request import GenerationRequest, Job, prepare_job
+from .relay import models
 from .relay.negotiate import Memory, unsupported_parameter
 from .progress import Heartbeat, ProgressCallback, Reporter
 from .relay.rawlog import RawLog
@@ -60,6 +61,8 @@ class _Run:
             require(self.settings, self.settings.api_mode)
             self.job = prepare_job(self.request, self.settings, base_dir=self.base_dir)
             self.warnings.extend(self.job.notes)
+            self.warnings.extend(models.check(self.job, self.settings.image_model,
+                                              size_is_default=self.request.size in (None, "")))
             self.reporter = Reporter(self.on_progress, self.job.partial_images, self.started)
             self._prepare_output()
             self._run_modes()

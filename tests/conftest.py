@@ -35,7 +35,7 @@ def emulator():
 def relay_env(emulator, monkeypatch):
     """Settings that point at the emulator, as a user would set them."""
     values = {"IMAGE_RELAY_BASE_URL": emulator.base_url, "IMAGE_RELAY_API_KEY": SENTINEL_KEY,
-              "IMAGE_RELAY_TEXT_MODEL": "gpt-5", "IMAGE_RELAY_IMAGE_MODEL": "gpt-image-1.5",
+              "IMAGE_RELAY_TEXT_MODEL": "gpt-5", "IMAGE_RELAY_IMAGE_MODEL": "gpt-image-emulator",
               "IMAGE_RELAY_CLI_OPEN_IMAGE": "false", "IMAGE_RELAY_DEFAULT_SIZE": "64x48"}
     for key, value in values.items():
         monkeypatch.setenv(key, value)

@@ -153,11 +153,11 @@ def test_version_and_help():
 
 def test_emulator_flag_needs_no_configuration_and_no_key(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGE_RELAY_")}
-    proc = subprocess.run([sys.executable, "-m", "bridge", "--emulator", "--no-open", "--size", "96x64",
+    proc = subprocess.run([sys.executable, "-m", "bridge", "--emulator", "--no-open", "--size", "1024x640",
                            "a first image"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    assert Path(result["image_path"]).is_file() and result["actual_size"] == "96x64"
+    assert Path(result["image_path"]).is_file() and result["actual_size"] == "1024x640"
     assert proc.stdout.count("\n") == 1 and "[progress]" in proc.stderr
 
 
@@ -170,7 +170,7 @@ def test_fallback_script_runs_from_checkout(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGE_RELAY_")}
     env.pop("PYTHONPATH", None)
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "generate.py"), "--emulator", "--no-open", "--quiet",
-                           "--size", "32x32", "x"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+                           "--model", "gpt-image-emulator", "--size", "32x32", "x"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["ok"] is True
 

@@ -90,11 +90,11 @@ def test_a_failing_model_list_is_the_verdict(relay_env, emulator, monkeypatch):
 
 
 def test_misspelled_models_get_the_nearest_names(relay_env, emulator, monkeypatch):
-    monkeypatch.setenv("IMAGE_RELAY_IMAGE_MODEL", "gpt-image-typo")
+    monkeypatch.setenv("IMAGE_RELAY_IMAGE_MODEL", "gpt-imagge-1.5")
     code, text = doctor("--json")
     report = json.loads(text)
     assert code == 1 and report["ok"] is False
-    assert "IMAGE_RELAY_IMAGE_MODEL=gpt-image-typo is not among the relay's models" in report["verdict"]
+    assert "IMAGE_RELAY_IMAGE_MODEL=gpt-imagge-1.5 is not among the relay's models" in report["verdict"]
     assert "nearest: " in report["verdict"] and "gpt-image-1.5" in report["verdict"]
     monkeypatch.setenv("IMAGE_RELAY_IMAGE_MODEL", "gpt-image-1.5")
     monkeypatch.setenv("IMAGE_RELAY_TEXT_MODEL", "gpt-5-mimi")

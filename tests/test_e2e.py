@@ -19,7 +19,7 @@ def test_responses_mode_end_to_end(relay_env, emulator):
     sent = _sent(emulator, "e2e responses marker")
     assert len(sent) == 1 and sent[0].path == "/v1/responses"
     body = json.loads(sent[0].body)
-    assert body["model"] == "gpt-5" and body["tools"][0]["model"] == "gpt-image-1.5"
+    assert body["model"] == "gpt-5" and body["tools"][0]["model"] == "gpt-image-emulator"
     assert sent[0].headers["authorization"] == f"Bearer {relay_env['IMAGE_RELAY_API_KEY']}"
     result = run.json
     assert result["api_mode"] == "responses" and Path(result["image_path"]).is_file()
@@ -29,7 +29,7 @@ def test_images_mode_generation_json(relay_env, emulator):
     run = run_cli("--api-mode", "images", "--n", "2", "e2e images marker")
     assert run.code == 0, run.stderr
     result = run.json
-    assert result["api_mode"] == "images" and result["model"] == "gpt-image-1.5"
+    assert result["api_mode"] == "images" and result["model"] == "gpt-image-emulator"
     assert len(result["image_paths"]) == 2 and len(set(result["image_paths"])) == 2
     assert all(read_info(Path(p).read_bytes()).size == "64x48" for p in result["image_paths"])
     assert len(result["markdown_images"]) == 2

@@ -60,7 +60,7 @@ def png_rows(data: bytes) -> tuple[int, int, bytes]:
 def responses_body(stream=True, partials=2, size="320x192", prompt="a fox", **tool):
     return {
         "model": "gpt-5", "stream": stream, "input": prompt,
-        "tools": [{"type": "image_generation", "model": "gpt-image-1.5", "size": size, "partial_images": partials,
+        "tools": [{"type": "image_generation", "model": "gpt-image-emulator", "size": size, "partial_images": partials,
                    **tool}],
         "tool_choice": {"type": "image_generation"},
     }
@@ -123,7 +123,7 @@ def test_responses_stream(em):
     assert all(read_info(p).size == "320x192" and p != final for p in partials)
     completed = payloads[9]["response"]
     assert completed["output"][0]["result"] == item["result"]
-    assert completed["tools"][0]["model"] == "gpt-image-1.5" and completed["tool_usage"]["image_gen"]
+    assert completed["tools"][0]["model"] == "gpt-image-emulator" and completed["tool_usage"]["image_gen"]
 
 
 def test_responses_json_edit_follows_source_size(em):
@@ -143,7 +143,7 @@ def test_responses_json_edit_follows_source_size(em):
 
 def test_images_generations(em):
     r = requests.post(em.base_url + "/images/generations", headers=AUTH,
-                      json={"model": "gpt-image-1.5", "prompt": "a cat", "n": 2, "size": "256x128"})
+                      json={"model": "gpt-image-emulator", "prompt": "a cat", "n": 2, "size": "256x128"})
     body = r.json()
     assert r.status_code == 200 and body["size"] == "256x128" and body["usage"]["total_tokens"] > 0
     images = [b64png(d["b64_json"]) for d in body["data"]]
@@ -151,7 +151,8 @@ def test_images_generations(em):
     assert all(read_info(i).size == "256x128" for i in images)
 
     r = requests.post(em.base_url + "/images/generations", headers=AUTH,
-                      json={"prompt": "a cat", "n": 2, "size": "64x64", "stream": True, "partial_images": 1})
+                      json={"prompt": "a cat", "n": 2, "size": "64x64", "stream": True, "partial_images": 1,
+                            "model": "gpt-image-emulator"})
     assert [name for name, _ in sse(r.content)] == ["image_generation.partial_image", "image_generation.completed"] * 2
 
 
@@ -198,7 +199,7 @@ def test_http_401_fault_echoes_the_key(em):
 
 def test_url_result_file_refuses_authorization(em):
     r = requests.post(em.url(fault="url-result") + "/images/generations", headers=AUTH,
-                      json={"prompt": "a boat", "size": "64x64"})
+                      json={"prompt": "a boat", "size": "64x64", "model": "gpt-image-emulator"})
     url = r.json()["data"][0]["url"]
     assert requests.get(url, headers=AUTH).status_code == 403
     image = requests.get(url)
@@ -269,7 +270,7 @@ def test_stream_faults(em):
         requests.get(em.url(fault="drop") + "/models", headers=AUTH)
 
     r = requests.post(em.url(fault="unknown-param", param="style") + "/images/generations", headers=AUTH,
-                      json={"prompt": "x", "size": "32x32", "style": "vivid"})
+                      json={"prompt": "x", "size": "32x32", "style": "vivid", "model": "gpt-image-emulator"})
     assert r.status_code == 400 and r.json()["error"] == {
         "message": "Unknown parameter: 'style'.", "type": "invalid_request_error", "param": "style",
         "code": "unknown_parameter"}

@@ -42,7 +42,7 @@ def _free_port() -> int:
 
 # model name -> emulator options for its upstream (each tagged, so upstream calls can be counted)
 DEPLOYMENTS = {
-    "gpt-5": {}, "gpt-image-1.5": {}, "gpt-image-401": {"fault": "http-401"},
+    "gpt-5": {}, "gpt-image-emulator": {}, "gpt-image-401": {"fault": "http-401"},
     "gpt-image-429": {"fault": "rate-limit"}, "gpt-image-502": {"fault": "http-502-html"},
     "gpt-5-502": {"fault": "http-502-html"},
 }
@@ -59,7 +59,7 @@ def litellm(emulator, tmp_path_factory):
     lines = ["model_list:"]
     for name, options in DEPLOYMENTS.items():
         base = emulator.url(**options, tag=f"{RUN}-{name}")
-        model = "gpt-5" if name.startswith("gpt-5") else "gpt-image-1.5"
+        model = "gpt-5" if name.startswith("gpt-5") else "gpt-image-emulator"
         lines += [f"  - model_name: {name}",
                   f"    litellm_params: {{model: openai/{model}, api_base: '{base}', api_key: {UPSTREAM_KEY},"
                   " max_retries: 0, num_retries: 0}"]
@@ -142,11 +142,11 @@ def test_edit_with_two_images_and_a_mask(through_litellm, emulator, tmp_path):
     mask = Image.new("RGBA", (64, 64), (0, 0, 0, 255))
     mask.putpixel((3, 3), (0, 0, 0, 0))
     mask.save(tmp_path / "mask.png")
-    before = len(_upstream(emulator, "gpt-image-1.5"))
+    before = len(_upstream(emulator, "gpt-image-emulator"))
     run = run_cli("--api-mode", "images", "--image", paths[0], "--image", paths[1], "--mask",
                   str(tmp_path / "mask.png"), "edit through litellm")
     assert run.code == 0, run.stdout
-    sent = _upstream(emulator, "gpt-image-1.5")[before:]
+    sent = _upstream(emulator, "gpt-image-emulator")[before:]
     assert len(sent) == 1 and sent[0].path == "/v1/images/edits"
     names = [p.name for p in sent[0].files]
     assert names.count("image[]") == 2 and names.count("mask") == 1
@@ -177,15 +177,15 @@ def test_upstream_failures_through_litellm(through_litellm, emulator, args, mode
 
 
 def test_images_stream_fails_in_litellm_and_stream_false_works(through_litellm, emulator):
-    before = len(_upstream(emulator, "gpt-image-1.5"))
+    before = len(_upstream(emulator, "gpt-image-emulator"))
     run = run_cli("--api-mode", "images", "--partial-images", "1", "streamed through litellm")
     assert run.code == 5 and "IMAGE_RELAY_STREAM=false" in run.json["error"]["message"], run.stdout
-    assert len(_upstream(emulator, "gpt-image-1.5")) - before == 1  # num_retries: 0 holds: billed once
+    assert len(_upstream(emulator, "gpt-image-emulator")) - before == 1  # num_retries: 0 holds: billed once
     _clean(run, through_litellm)
     run = run_cli("--api-mode", "images", "--partial-images", "1", "--stream", "false", "whole through litellm")
     assert run.code == 0, run.stdout
     assert any("IMAGE_RELAY_STREAM=false" in w for w in run.json["warnings"])
-    assert "stream" not in _upstream(emulator, "gpt-image-1.5")[-1].json
+    assert "stream" not in _upstream(emulator, "gpt-image-emulator")[-1].json
 
 
 def _doctor(*args: str) -> tuple[int, dict]:
@@ -198,7 +198,7 @@ def _doctor(*args: str) -> tuple[int, dict]:
 def test_doctor_through_litellm(through_litellm, monkeypatch):
     code, report = _doctor()
     assert code == 0 and report["ok"] and report["api_mode"] == "responses", report["verdict"]
-    assert "gpt-image-1.5" in report["image_models"]
+    assert "gpt-image-emulator" in report["image_models"]
     monkeypatch.setenv("IMAGE_RELAY_API_KEY", "sk-not-the-master-key-000000")
     code, report = _doctor()
     assert code == 1 and not report["ok"] and "No connected db" in report["verdict"], report["verdict"]

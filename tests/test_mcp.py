@@ -378,7 +378,8 @@ async def test_settings_come_from_the_user_config_file(emulator, monkeypatch, tm
     config = Path(os.environ["XDG_CONFIG_HOME"]) / "image-relay-bridge" / ".env"
     config.parent.mkdir(parents=True)
     config.write_text(f"IMAGE_RELAY_BASE_URL={emulator.base_url}\nIMAGE_RELAY_API_KEY=sk-from-file\n"
-                      "IMAGE_RELAY_TEXT_MODEL=gpt-5\nIMAGE_RELAY_DEFAULT_SIZE=32x32\n")
+                      "IMAGE_RELAY_TEXT_MODEL=gpt-5\nIMAGE_RELAY_IMAGE_MODEL=gpt-image-emulator\n"
+                      "IMAGE_RELAY_DEFAULT_SIZE=32x32\n")
     monkeypatch.setenv("CLAUDE_PROJECT_DIR", str(tmp_path))
     result = await call({"prompt": "configured by file"})
     assert result.is_error is False and "(32x32, png," in result.content[0].text

@@ -36,8 +36,9 @@ def gzip_bomb(size: int = 320 * 1024 * 1024) -> bytes:
 if TYPE_CHECKING:
     from .server import Emulator
 
-MODELS = ["gpt-image-1.5", "gpt-image-1", "gpt-image-1-mini", "gpt-image-2", "gpt-5", "gpt-5-mini",
-          "gpt-4.1", "gpt-4.1-mini"]
+# gpt-image-emulator is this relay's own model: any size from 16 to 4096 px a side, for quick trials and tests.
+MODELS = ["gpt-image-1.5", "gpt-image-1", "gpt-image-1-mini", "gpt-image-2", "gpt-image-emulator", "gpt-5",
+          "gpt-5-mini", "gpt-4.1", "gpt-4.1-mini"]
 WHITESPACE = b"\n\n   \n"  # keep-alive blank lines written ahead of a JSON body (R22)
 
 

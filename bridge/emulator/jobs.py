@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..images.sniff import read_info
+from ..relay.models import refused, rule_for, size_problem
 from .faults import error_body
 from .multipart import Part
 
@@ -149,6 +150,8 @@ def _walk_input(value, texts: list[str], images: list[bytes]) -> None:
 
 
 def _common(src: dict, kind: str, prompt: str, images: list[bytes], stream) -> Job:
+    model = str(src.get("model") or "gpt-image-1.5")
+    _model_rules(model, src)
     size = _size(src.get("size"))
     if images:
         info = read_info(images[0]) if images[0] else None
@@ -164,7 +167,7 @@ def _common(src: dict, kind: str, prompt: str, images: list[bytes], stream) -> J
         prompt=prompt,
         width=size[0],
         height=size[1],
-        model=str(src.get("model") or "gpt-image-1.5"),
+        model=model,
         quality="high" if quality == "auto" else quality,
         background="opaque" if background == "auto" else background,
         output_format=str(src.get("output_format") or "png"),
@@ -173,6 +176,25 @@ def _common(src: dict, kind: str, prompt: str, images: list[bytes], stream) -> J
         stream=stream is True or str(stream).lower() in ("true", "1"),
         sources=len(images),
     )
+
+
+def _model_rules(model: str, src: dict) -> None:
+    """Refuse what OpenAI refuses for its own models (the bridge's model table); other names draw anything."""
+    size = str(src.get("size") or "auto").strip().lower()
+    problem = size_problem(model, size) if size != "auto" else None
+    if problem is not None:
+        rule = rule_for(model)
+        if not rule.sizes.flexible:
+            listed = ", ".join(f"'{s}'" for s in sorted(rule.sizes.presets))
+            raise bad_request(f"Invalid value: '{size}'. Supported values are: {listed}, and 'auto'.", "size")
+        raise bad_request(f"Invalid size '{size}' for model '{model}': {problem[0]}.", "size")
+    rejected = refused(model, {k: src.get(k) for k in ("background", "input_fidelity")})
+    if rejected == "input_fidelity":
+        raise ApiError(400, error_body(f"The model '{model}' does not support the 'input_fidelity' parameter.",
+                                       "image_generation_user_error", "input_fidelity", "invalid_input_fidelity_model"))
+    if rejected:
+        raise bad_request(f"Transparent backgrounds are not supported for model '{model}'; use opaque or auto.",
+                          "background")
 
 
 def _size(value) -> tuple[int, int]:

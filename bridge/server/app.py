@@ -45,9 +45,28 @@ On success the result's first line is a markdown image tag for the saved file: p
 With `image_paths` the call is an edit of those images (optionally with `mask_path`: transparent pixels, or white on black, mark the area to change). On failure the result says the error code, the message and what to do next.
 Never print the API key, headers or relay URLs."""
 
-server = MCPServer("image-relay-bridge", version=__version__,
-                   instructions="Use generate_image to create or edit images; show the markdown image tag it returns "
-                                "to the user.")
+class _Server(MCPServer):
+    async def list_tools(self):
+        # The sizes named are those of the image model configured now (it may change between listings).
+        tool = self._tool_manager.get_tool("generate_image")
+        if tool is not None:
+            tool.description = f"{DESCRIPTION}\n{_model_sizes()}"
+        return await super().list_tools()
+
+
+def _model_sizes() -> str:
+    from ..config import load_settings
+    from ..errors import BridgeError
+    from ..relay.models import sizes_text
+    try:
+        return sizes_text(load_settings(fallback=_FALLBACK).image_model)
+    except BridgeError:
+        return sizes_text(None)
+
+
+server = _Server("image-relay-bridge", version=__version__,
+                 instructions="Use generate_image to create or edit images; show the markdown image tag it returns "
+                              "to the user.")
 
 
 @server.tool(name="generate_image", description=DESCRIPTION, annotations=ToolAnnotations(
@@ -56,7 +75,7 @@ async def generate_image(
     prompt: Annotated[str, Field(description="What to draw, or for an edit what to change. Plain language; up to 32000 characters.")],
     image_paths: Annotated[list[str] | None, Field(description="Absolute paths of up to 16 PNG/JPEG/WebP images to edit. Omit to generate a new image.")] = None,
     mask_path: Annotated[str | None, Field(description="Absolute path of a PNG mask the size of the first image; transparent pixels mark the area to change. Only with image_paths.")] = None,
-    size: Annotated[str | None, Field(description="'auto' or WIDTHxHEIGHT, e.g. 1024x1024, 1536x1024 (landscape), 1024x1536 (portrait). Default: the configured size (auto).")] = None,
+    size: Annotated[str | None, Field(description="'auto' or WIDTHxHEIGHT, e.g. 1024x1024, 1536x1024 (landscape), 1024x1536 (portrait); the sizes the configured image model takes are in the tool description. Default: the configured size (auto).")] = None,
     quality: Annotated[Literal["auto", "low", "medium", "high"] | None, Field(description="Rendering quality; low is fastest. Default: the configured quality (high).")] = None,
     output_format: Annotated[Literal["png", "jpeg", "webp"] | None, Field(description="File format. Default: the configured format (png).")] = None,
     background: Annotated[Literal["auto", "opaque", "transparent"] | None, Field(description="'transparent' needs png or webp. Default: the configured background (auto).")] = None,
