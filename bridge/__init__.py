@@ -14,11 +14,11 @@ The package reads as the data flows, top to bottom; imports only point down or t
                  · pillow (all Pillow use) · b64
                    |
     foundations  config · paths · errors · result · progress · user_request
+    system/      console (UTF-8 streams) · processes (liveness) · uris (file: URIs) · files (replace held files)
     emulator/    a relay on loopback for tests and trials; it uses images/ and the model table
                  (relay/models, so it refuses what the bridge refuses) and nothing above them
 
-Homes decided ahead: operating-system differences (console encoding, process liveness, file URIs,
-replacing open files) in ``system/``; per-client registration and manifests in ``clients/``; the
+Homes decided ahead: per-client registration and manifests in ``clients/``; the
 MCP Apps card, HTTP authentication and job runner inside ``server/``.
 
 The public names load on first use, so ``import bridge`` (and the MCP server's start-up, which

@@ -10,6 +10,7 @@ import unicodedata
 from pathlib import Path
 
 from ..errors import StorageError
+from ..system.files import replace
 
 SLUG_LENGTH = 40
 STALE_SECONDS = 3600
@@ -163,7 +164,7 @@ def _publish(tmp: Path, target: Path) -> bool:
         os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
     except FileExistsError:
         return False
-    os.replace(tmp, target)
+    replace(tmp, target)
     return True
 
 

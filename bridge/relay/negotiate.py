@@ -13,6 +13,7 @@ import re
 
 from ..errors import BridgeError
 from ..paths import user_cache_dir
+from ..system.files import replace
 
 DROPPABLE = frozenset({"size", "quality", "background", "output_format", "output_compression", "moderation",
                        "input_fidelity", "partial_images", "negative_prompt", "seed", "n", "action"})
@@ -59,7 +60,7 @@ class Memory:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
             tmp.write_text(json.dumps(data, indent=1), "utf-8")
-            os.replace(tmp, self.path)
+            replace(tmp, self.path)
         except OSError:
             pass  # a cache that cannot be written only costs a round trip next time
 

@@ -19,7 +19,6 @@ import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
-from urllib.parse import unquote, urlparse
 
 import anyio
 import anyio.to_thread
@@ -29,6 +28,8 @@ from pydantic import Field
 
 from .. import __version__
 from ..paths import user_data_dir, user_state_dir
+from ..system.console import utf8_stdio
+from ..system.uris import path_from_file_uri
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -237,9 +238,9 @@ async def _first_root(ctx: Context | None) -> Path | None:
     except Exception:  # noqa: BLE001 - roots are a hint; any failure means "unknown"
         return None
     for root in roots.roots:
-        uri = urlparse(str(root.uri))
-        if uri.scheme == "file" and Path(unquote(uri.path)).is_dir():
-            return Path(unquote(uri.path))
+        path = path_from_file_uri(str(root.uri))
+        if path is not None and path.is_dir():
+            return path
     return None
 
 
@@ -335,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="default for IMAGE_RELAY_MCP_WAIT_SECONDS (the plugin sets it below its tool timeout)")
     parser.add_argument("--version", action="version", version=f"image-relay-mcp {__version__}")
     remote.add_arguments(parser)
+    utf8_stdio()  # stderr logs carry prompts; the SDK writes its protocol as UTF-8 itself
     args = parser.parse_args(argv)
     if args.wait_default:
         _FALLBACK["IMAGE_RELAY_MCP_WAIT_SECONDS"] = str(args.wait_default)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from ..progress import Progress
 from ..result import GenerationResult, markdown_image
+from ..system.files import replace
+from ..system.processes import is_alive
 
 KEEP_SECONDS = 7 * 24 * 3600  # records older than a week are pruned
 FINISHING_GRACE = 10.0  # past the budget, a job whose final image is in still gets this long to finish
@@ -199,14 +201,14 @@ class Jobs:
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
             tmp = self.dir / f".{record['id']}.{os.getpid()}.tmp"
-            tmp.write_text(json.dumps(record, ensure_ascii=False))
-            os.replace(tmp, self.dir / f"{record['id']}.json")
+            tmp.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+            replace(tmp, self.dir / f"{record['id']}.json")
         except OSError:
             pass  # the record is a convenience; the image itself is already on disk
 
     def _read(self, path: Path) -> dict | None:
         try:
-            record = json.loads(path.read_text())
+            record = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
         return record if isinstance(record, dict) and "id" in record else None
@@ -231,26 +233,12 @@ class Jobs:
             if record.get("reported"):
                 continue
             ours = record.get("pid") == os.getpid()  # an earlier Jobs of this very process
-            if (ours and record.get("status") == "running") or (not ours and _alive(record.get("pid"))):
+            if (ours and record.get("status") == "running") or (not ours and is_alive(record.get("pid"))):
                 continue  # a live server's job: it reports it itself
             if record.get("status") == "running":
                 record["status"] = "lost"
                 self._dump(record)
             self._foreign[record["id"]] = record
-
-
-def _alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # it exists, under another user
-    return True
 
 
 def record_tags(record: dict) -> list[str]:
