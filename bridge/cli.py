@@ -6,7 +6,6 @@ human-readable errors go to stderr; the exit code says what happened (SPEC §4).
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading
@@ -20,6 +19,7 @@ from .errors import BridgeError, Cancelled, ExitCode, InputError
 from .user_request import GenerationRequest
 from .progress import Progress
 from .result import GenerationResult
+from .system.console import utf8_stdio, write_json
 from .relay.transport import CancelToken
 from .viewer import open_image
 
@@ -87,7 +87,9 @@ class _Signalled(BaseException):
         self.signum = signum
 
 
-_SIGNALS = {"SIGTERM": (ExitCode.TERMINATED, "Terminated (SIGTERM)"), "SIGHUP": (ExitCode.HANGUP, "Hung up (SIGHUP)")}
+# Windows: Ctrl-Break arrives as SIGBREAK (Ctrl-C as KeyboardInterrupt); TerminateProcess cannot be caught.
+_SIGNALS = {"SIGTERM": (ExitCode.TERMINATED, "Terminated (SIGTERM)"), "SIGHUP": (ExitCode.HANGUP, "Hung up (SIGHUP)"),
+            "SIGBREAK": (ExitCode.INTERRUPTED, "Interrupted (Ctrl-Break)")}
 
 
 def _raise_signalled(signum: int, _frame) -> None:
@@ -107,6 +109,8 @@ def _install_signal_handlers() -> dict:
 
 def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: TextIO | None = None,
          stderr: TextIO | None = None) -> int:
+    if stdout is None:
+        utf8_stdio()  # agents read the JSON as UTF-8 through a pipe, whatever the code page
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
     cancel = CancelToken()
     previous = _install_signal_handlers()
@@ -128,8 +132,7 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: 
             signal.signal(number, handler)
     if result.error:
         print(f"{PROG}: error: {result.error['message']}", file=stderr, flush=True)
-    stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
-    stdout.flush()
+    write_json(stdout, result.to_dict())
     return result.exit_code
 
 

@@ -24,6 +24,7 @@ from .config import FIELDS, Settings, load_settings, variable
 from .errors import BridgeError, redact
 from .relay.diagnose import error_from_body
 from .relay.transport import probe
+from .system.console import utf8_stdio, write_json
 
 ROUTES = (("responses", "POST", "/responses"), ("images/generations", "POST", "/images/generations"),
           ("images/edits", "POST", "/images/edits"))
@@ -221,6 +222,8 @@ def render(report: Report, out: TextIO) -> None:
 
 
 def main(argv: list[str] | None = None, *, stdout: TextIO | None = None) -> int:
+    if stdout is None:
+        utf8_stdio()
     stdout = stdout or sys.stdout
     parser = argparse.ArgumentParser(prog="image-relay-doctor", description="Check the relay configuration.")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -230,12 +233,14 @@ def main(argv: list[str] | None = None, *, stdout: TextIO | None = None) -> int:
     try:
         settings = load_settings({}, env_file=args.env_file)
     except BridgeError as error:
-        stdout.write(json.dumps({"ok": False, "verdict": error.message}) + "\n" if args.json else
-                     f"Verdict: {error.message}\n")
+        if args.json:
+            write_json(stdout, {"ok": False, "verdict": error.message})
+        else:
+            stdout.write(f"Verdict: {error.message}\n")
         return 1
     report = diagnose(settings)
     if args.json:
-        stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        write_json(stdout, report.to_dict(), indent=2)
     else:
         render(report, stdout)
     return 0 if report.ok else 1

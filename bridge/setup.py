@@ -25,6 +25,8 @@ from . import __version__
 from .config import resolve_settings
 from .doctor import diagnose
 from .paths import user_config_file
+from .system.console import utf8_stdio
+from .system.files import replace
 
 PROG = "image-relay-setup"
 REGISTER = {
@@ -59,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: TextIO | None = None,
          stderr: TextIO | None = None, ask=input, ask_secret=getpass.getpass) -> int:
+    if stdout is None:
+        utf8_stdio()
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
     try:
         args = build_parser().parse_args(argv)
@@ -172,11 +176,11 @@ def _write(values: dict[str, str], args, stdout: TextIO, ask) -> Path:
     tmp = path.with_name(f".env.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "w") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:  # read back as UTF-8, whatever the code page
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -197,7 +201,7 @@ def _register(client: str, stdout: TextIO, stderr: TextIO) -> None:
         print(f"{PROG}: {command[0]} is not on PATH; register it later with: "
               + " ".join(_quoted(p) for p in command), file=stderr)
         return
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", errors="replace")
     if done.returncode == 0:
         print(f"Registered the MCP server with {client}.", file=stdout)
     else:

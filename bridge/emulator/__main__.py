@@ -6,10 +6,12 @@ import signal
 import sys
 import threading
 
+from ..system.console import utf8_stdio
 from .server import Emulator
 
 
 def main(argv: list[str] | None = None) -> int:
+    utf8_stdio()
     parser = argparse.ArgumentParser(
         prog="image-relay-emulator",
         description="Local OpenAI-compatible image relay that renders deterministic PNGs. "
