@@ -41,7 +41,7 @@ class StandIn:
     def __init__(self, work: Path, name: str, script: str, arguments: dict, watch: Path | None = None,
                  prefer: str | None = None) -> None:
         self.record = work / f"{name}.jsonl"
-        self.record.write_text("")
+        self.record.write_text("", encoding="utf-8")
         port_file = work / f"{name}.port"
         port_file.unlink(missing_ok=True)
         command = [sys.executable, str(HERE / "standin_model.py"), "--port-file", str(port_file),
@@ -52,14 +52,14 @@ class StandIn:
             command += ["--prefer", prefer]
         self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
-        while not port_file.exists() or not port_file.read_text():
+        while not port_file.exists() or not port_file.read_text(encoding="utf-8"):
             if time.monotonic() > deadline:
                 raise SystemExit("the stand-in model did not start")
             time.sleep(0.05)
-        self.port = int(port_file.read_text())
+        self.port = int(port_file.read_text(encoding="utf-8"))
 
     def requests(self) -> list[dict]:
-        return [json.loads(line) for line in self.record.read_text().splitlines() if line.strip()]
+        return [json.loads(line) for line in self.record.read_text(encoding="utf-8").splitlines() if line.strip()]
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -146,7 +146,7 @@ def codex_config(home: Path, port: int, extra: str = "") -> None:
         shutil.copy(config, original)
     head = (f'model = "standin"\nmodel_provider = "standin"\n\n[model_providers.standin]\nname = "standin"\n'
             f'base_url = "http://127.0.0.1:{port}/v1"\nwire_api = "responses"\n\n')
-    config.write_text(head + original.read_text() + extra)
+    config.write_text(head + original.read_text() + extra, encoding="utf-8")
 
 
 def run_codex(cwd: Path, prompt: str, env: dict, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -199,7 +199,7 @@ def check_timeout_recovery(client: str, work: Path, project: Path, env: dict, sl
             # A hand-registered server with a 5 s limit (the plugin's own entry allows 600 s).
             config = work / "claude-timeout-mcp.json"
             config.write_text(json.dumps({"mcpServers": {"relay": {"type": "stdio", "command": "image-relay-mcp",
-                                                                   "timeout": 5000}}}))
+                                                                   "timeout": 5000}}}), encoding="utf-8")
             run = run_claude(standin, project, "Make an image of a slow heron.", env,
                              ["--mcp-config", str(config), "--strict-mcp-config", "--allowedTools",
                               "mcp__relay__generate_image"])

@@ -250,7 +250,7 @@ class Server(ThreadingHTTPServer):
         self._lock = threading.Lock()
 
     def record(self, path: str, body: dict) -> None:
-        with self._lock, open(self._record_path, "a") as handle:
+        with self._lock, open(self._record_path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps({"time": time.time(), "path": path, "body": body}) + "\n")
 
 
@@ -267,7 +267,7 @@ def main() -> None:
     if args.prefer:
         PREFER.append(args.prefer)
     server = Server(("127.0.0.1", args.port), Director(args.script, args.arguments, args.watch), args.record)
-    args.port_file.write_text(str(server.server_address[1]))
+    args.port_file.write_text(str(server.server_address[1]), encoding="utf-8")
     server.serve_forever()
 
 

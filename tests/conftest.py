@@ -1,4 +1,4 @@
-"""Hermetic tests: no IMAGE_RELAY_* from the developer's shell, user dirs inside tmp_path."""
+"""Hermetic tests: no IMAGE_RELAY_* from the developer's shell, every user folder inside tmp_path."""
 from __future__ import annotations
 
 import pytest
@@ -14,10 +14,16 @@ def isolated_env(tmp_path, monkeypatch):
             monkeypatch.delenv(name, raising=False)
     home = tmp_path / "home"
     home.mkdir()
+    # Every folder the bridge (or the launcher) reads or writes for the user, on every platform:
+    # the user config file, data, cache, state (job records) and the launcher's environments.
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("USERPROFILE", str(home))  # Path.home() on Windows
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    monkeypatch.setenv("APPDATA", str(home / "AppData" / "Roaming"))
+    monkeypatch.setenv("LOCALAPPDATA", str(home / "AppData" / "Local"))
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)

@@ -25,7 +25,7 @@ def free_port() -> int:
 
 def run_refused(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "bridge.server.app", "--transport", "streamable-http", *args],
-                          capture_output=True, text=True, timeout=60, env=dict(os.environ))
+                          capture_output=True, text=True, encoding="utf-8", timeout=60, env=dict(os.environ))
 
 
 @contextlib.contextmanager

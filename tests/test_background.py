@@ -41,7 +41,7 @@ def test_budget_then_done(tmp_path):
     gate.set()
     assert asyncio.run(wait(job, 5, sleep=asyncio.sleep, forward=forward)) is True
     assert job.result.ok and seen == ["connected", "connected", "saved"]  # each waiter gets the whole story
-    record = json.loads((tmp_path / f"{job.id}.json").read_text())
+    record = json.loads((tmp_path / f"{job.id}.json").read_text(encoding="utf-8"))
     assert record["status"] == "done" and record["ok"] and record["image_paths"] == ["/nonexistent/x.png"]
 
 
@@ -79,11 +79,11 @@ def test_unreported_outcomes_are_reported_once(tmp_path):
 
 def test_a_new_server_marks_dead_servers_running_jobs_lost(tmp_path):
     (tmp_path / "job_aaaaaaaaaaaa.json").write_text(json.dumps(
-        {"id": "job_aaaaaaaaaaaa", "status": "running", "pid": 2 ** 22 + 777, "started": time.time()}))
+        {"id": "job_aaaaaaaaaaaa", "status": "running", "pid": 2 ** 22 + 777, "started": time.time()}), encoding="utf-8")
     (tmp_path / "job_bbbbbbbbbbbb.json").write_text(json.dumps(
-        {"id": "job_bbbbbbbbbbbb", "status": "running", "pid": 1, "started": time.time()}))  # alive: not ours to judge
+        {"id": "job_bbbbbbbbbbbb", "status": "running", "pid": 1, "started": time.time()}), encoding="utf-8")  # alive: not ours to judge
     (tmp_path / "job_cccccccccccc.json").write_text(json.dumps(
-        {"id": "job_cccccccccccc", "status": "done", "ok": True, "started": time.time() - 8 * 24 * 3600}))
+        {"id": "job_cccccccccccc", "status": "done", "ok": True, "started": time.time() - 8 * 24 * 3600}), encoding="utf-8")
     jobs = Jobs(tmp_path)
     assert jobs.get("job_aaaaaaaaaaaa")["status"] == "lost"
     assert jobs.get("job_bbbbbbbbbbbb")["status"] == "running"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bridge.images.sniff import read_info
+from bridge.paths import user_config_file
 from tests.clirun import run_cli
 from tests.images import png
 
@@ -61,7 +62,7 @@ def test_debug_summary_can_be_switched_off(relay_env, monkeypatch):
 def test_prompt_from_stdin_and_file(relay_env, tmp_path):
     assert run_cli("--quiet", "-", stdin="a teapot from stdin").json["markdown_image"].startswith("![a teapot from stdin]")
     prompt = tmp_path / "prompt.txt"
-    prompt.write_text("a teapot from a file")
+    prompt.write_text("a teapot from a file", encoding="utf-8")
     assert run_cli("--quiet", "--prompt-file", str(prompt)).json["ok"]
 
 
@@ -103,7 +104,7 @@ def test_invalid_input_is_exit_2_with_one_sentence_and_nothing_sent(relay_env, e
 
 def test_non_image_file_is_never_uploaded(relay_env, emulator, tmp_path):
     secret = tmp_path / "notes.png"
-    secret.write_text("my private notes")
+    secret.write_text("my private notes", encoding="utf-8")
     before = len(emulator.requests)
     run = run_cli("--image", str(secret), "edit it")
     assert run.code == 2 and "is not a PNG or JPEG or WEBP image" in run.json["error"]["message"]
@@ -123,7 +124,7 @@ def test_missing_configuration_is_exit_3_naming_variable_and_config_file(relay_e
     run = run_cli("x")
     assert run.code == 3
     message = run.json["error"]["message"]
-    assert missing in message and str(Path(os.environ["XDG_CONFIG_HOME"]) / "image-relay-bridge" / ".env") in message
+    assert missing in message and str(user_config_file()) in message
 
 
 def test_images_mode_needs_image_model(relay_env, monkeypatch):
@@ -134,15 +135,15 @@ def test_images_mode_needs_image_model(relay_env, monkeypatch):
 
 def test_unwritable_output_dir_is_exit_8(relay_env, tmp_path):
     blocker = tmp_path / "file"
-    blocker.write_text("not a dir")
+    blocker.write_text("not a dir", encoding="utf-8")
     run = run_cli("--output-dir", str(blocker / "sub"), "x")
     assert run.code == 8 and run.json["error"]["code"] == "storage_error"
 
 
 def test_version_and_help():
-    proc = subprocess.run([sys.executable, "-m", "bridge", "--version"], capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run([sys.executable, "-m", "bridge", "--version"], capture_output=True, text=True, encoding="utf-8", cwd=ROOT)
     assert proc.returncode == 0 and proc.stdout.strip() == "image-relay-generate 0.1.0"
-    proc = subprocess.run([sys.executable, "-m", "bridge", "--help"], capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run([sys.executable, "-m", "bridge", "--help"], capture_output=True, text=True, encoding="utf-8", cwd=ROOT)
     for option in ("--api-mode", "--request-policy", "--image", "--mask", "--size", "--quality", "--output-format",
                    "--background", "--output-compression", "--partial-images", "--n", "--moderation",
                    "--input-fidelity", "--model", "--text-model", "--negative-prompt", "--seed", "--template",
@@ -154,7 +155,7 @@ def test_version_and_help():
 def test_emulator_flag_needs_no_configuration_and_no_key(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGE_RELAY_")}
     proc = subprocess.run([sys.executable, "-m", "bridge", "--emulator", "--no-open", "--size", "1024x640",
-                           "a first image"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+                           "a first image"], capture_output=True, text=True, encoding="utf-8", cwd=tmp_path, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert Path(result["image_path"]).is_file() and result["actual_size"] == "1024x640"
@@ -170,7 +171,7 @@ def test_fallback_script_runs_from_checkout(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGE_RELAY_")}
     env.pop("PYTHONPATH", None)
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "generate.py"), "--emulator", "--no-open", "--quiet",
-                           "--model", "gpt-image-emulator", "--size", "32x32", "x"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+                           "--model", "gpt-image-emulator", "--size", "32x32", "x"], capture_output=True, text=True, encoding="utf-8", cwd=tmp_path, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["ok"] is True
 
@@ -178,9 +179,9 @@ def test_fallback_script_runs_from_checkout(tmp_path):
 def test_fallback_script_names_a_missing_dependency(tmp_path):
     shadow = tmp_path / "shadow"
     shadow.mkdir()
-    (shadow / "requests.py").write_text("raise ModuleNotFoundError(\"No module named 'requests'\", name='requests')\n")
+    (shadow / "requests.py").write_text("raise ModuleNotFoundError(\"No module named 'requests'\", name='requests')\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(shadow)}
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "generate.py"), "x"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "generate.py"), "x"], capture_output=True, text=True, encoding="utf-8",
                           cwd=tmp_path, env=env, timeout=60)
     assert proc.returncode == 3
     assert "'requests' is missing" in proc.stderr and "pip install" in proc.stderr

@@ -20,7 +20,7 @@ def test_defaults_apply_when_nothing_is_set():
 
 def _write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -96,7 +96,7 @@ def test_template_must_contain_placeholder():
 
 def test_env_example_documents_every_variable():
     from bridge.config import VARIABLES
-    text = (Path(__file__).parent.parent / ".env.example").read_text()
+    text = (Path(__file__).parent.parent / ".env.example").read_text(encoding="utf-8")
     for name in VARIABLES:
         assert f"{name}=" in text, name
     template = [line for line in text.splitlines() if line.startswith("IMAGE_RELAY_DEFAULT_PROMPT_TEMPLATE=")][0]
@@ -108,7 +108,7 @@ def test_a_launchers_fallback_ranks_just_above_the_defaults(tmp_path, monkeypatc
     fallback = {"IMAGE_RELAY_MCP_WAIT_SECONDS": "540"}
     assert load_settings({}, {}, cwd=tmp_path, fallback=fallback).mcp_wait_seconds == 540
     assert load_settings({}, {}, cwd=tmp_path).mcp_wait_seconds == 50
-    (tmp_path / ".env").write_text("IMAGE_RELAY_MCP_WAIT_SECONDS=30\n")
+    (tmp_path / ".env").write_text("IMAGE_RELAY_MCP_WAIT_SECONDS=30\n", encoding="utf-8")
     assert load_settings({}, {}, cwd=tmp_path, fallback=fallback).mcp_wait_seconds == 30
     assert load_settings({}, {"IMAGE_RELAY_MCP_WAIT_SECONDS": "7"}, cwd=tmp_path, fallback=fallback).mcp_wait_seconds == 7
 

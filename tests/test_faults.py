@@ -129,7 +129,7 @@ def test_fault_matrix(relay_env, emulator, monkeypatch, tmp_path, fault, args, c
         check_image(Path(result["image_path"]))  # the kept partial is whole
     else:
         assert not finals and "image_path" not in result
-    log = Path(result["raw_log_path"]).read_text()
+    log = Path(result["raw_log_path"]).read_text(encoding="utf-8")
     assert SENTINEL_KEY not in log and str(emulator.port) not in log
 
 

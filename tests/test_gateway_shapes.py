@@ -107,7 +107,7 @@ def test_extra_headers_reach_the_relay_but_not_image_links_nor_output(relay_env,
     assert post.headers.get("x-gateway-token") is None  # the flag's layer wins over the environment as a whole
     assert download.method == "GET" and "x-portkey-provider" not in download.headers
     assert "Authorization" not in download.headers
-    log = Path(run.json["raw_log_path"]).read_text()
+    log = Path(run.json["raw_log_path"]).read_text(encoding="utf-8")
     for secret in ("openai-SENTINEL", SENTINEL_KEY):
         assert secret not in run.stdout + run.stderr + log
 

@@ -109,7 +109,7 @@ def test_sigterm_and_sighup_print_one_result_and_keep_partials(relay_env, emulat
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "bridge", "--no-open", "--partial-images", "1", "--output-dir",
                              str(out), "terminated job"], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
     deadline = time.monotonic() + 20
     seen = ""
     while "rendering" not in seen and time.monotonic() < deadline:

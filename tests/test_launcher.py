@@ -44,7 +44,7 @@ def test_an_installed_server_of_this_version_is_used(launcher, tmp_path, monkeyp
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     script = bin_dir / "image-relay-mcp"
-    script.write_text(f"#!{sys.executable}\nprint('server')\n")
+    script.write_text(f"#!{sys.executable}\nprint('server')\n", encoding="utf-8")
     script.chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir))
     import bridge
@@ -56,9 +56,9 @@ def test_an_environment_counts_as_ready_only_with_its_marker_and_server(launcher
     venv = tmp_path / "env-1.0"
     assert not launcher.ready(venv, "1.0")
     launcher.server_in(venv).parent.mkdir(parents=True)
-    launcher.server_in(venv).write_text("")
+    launcher.server_in(venv).write_text("", encoding="utf-8")
     assert not launcher.ready(venv, "1.0")
-    (venv / launcher.READY).write_text("1.0")
+    (venv / launcher.READY).write_text("1.0", encoding="utf-8")
     assert launcher.ready(venv, "1.0") and not launcher.ready(venv, "2.0")
     launcher.server_in(venv).unlink()
     assert not launcher.ready(venv, "1.0")  # broken: made again
@@ -88,8 +88,8 @@ def test_the_cache_folder_follows_xdg(launcher, monkeypatch, tmp_path):
 
 def test_an_old_python_gets_one_sentence(tmp_path):
     fake = tmp_path / "launch.py"
-    fake.write_text((ROOT / "scripts" / "launch_mcp.py").read_text().replace("(3, 10)", "(9, 0)"))
-    done = subprocess.run([sys.executable, str(fake)], capture_output=True, text=True)
+    fake.write_text((ROOT / "scripts" / "launch_mcp.py").read_text().replace("(3, 10)", "(9, 0)"), encoding="utf-8")
+    done = subprocess.run([sys.executable, str(fake)], capture_output=True, text=True, encoding="utf-8")
     assert done.returncode == 1 and done.stdout == "" and "needs Python 3.10 or newer" in done.stderr
 
 
@@ -99,9 +99,9 @@ def test_a_stale_build_in_the_plugin_folder_is_not_taken_for_the_installed_serve
     bin_dir.mkdir()
     (plugin / "image_relay_bridge.egg-info").mkdir(parents=True)
     (plugin / "image_relay_bridge.egg-info" / "PKG-INFO").write_text(
-        "Metadata-Version: 2.1\nName: image-relay-bridge\nVersion: 9.9.9\n")
+        "Metadata-Version: 2.1\nName: image-relay-bridge\nVersion: 9.9.9\n", encoding="utf-8")
     script = bin_dir / "image-relay-mcp"
-    script.write_text(f"#!{sys.executable}\nprint('server')\n")
+    script.write_text(f"#!{sys.executable}\nprint('server')\n", encoding="utf-8")
     script.chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -122,6 +122,6 @@ def test_a_start_from_the_plugin_folder_writes_nothing_there(tmp_path):
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     done = subprocess.run([sys.executable, str(plugin / "scripts" / "launch_mcp.py"), "--version"], cwd=plugin,
-                          env=env, capture_output=True, text=True, timeout=60)
+                          env=env, capture_output=True, text=True, encoding="utf-8", timeout=60)
     assert done.returncode == 0 and done.stdout.startswith("image-relay-mcp "), done.stderr
     assert sorted(p.relative_to(plugin) for p in plugin.rglob("*")) == before

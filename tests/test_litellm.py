@@ -67,7 +67,7 @@ def litellm(emulator, tmp_path_factory):
     lines += ["litellm_settings:", "  num_retries: 0", "router_settings:", "  num_retries: 0",
               "general_settings:", f"  master_key: {MASTER_KEY}"]
     config = work / "config.yaml"
-    config.write_text("\n".join(lines) + "\n")
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     port = _free_port()
     log = open(work / "litellm.log", "wb")
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False"}
@@ -82,7 +82,7 @@ def litellm(emulator, tmp_path_factory):
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                pytest.fail(f"LiteLLM did not start: {(work / 'litellm.log').read_text()[-2000:]}")
+                pytest.fail(f"LiteLLM did not start: {(work / 'litellm.log').read_text(encoding='utf-8')[-2000:]}")
             time.sleep(0.5)
     yield f"{base}/v1"
     proc.terminate()

@@ -13,6 +13,7 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
+from bridge.paths import user_config_file, user_data_dir
 from bridge.server.app import server
 from tests.conftest import SENTINEL_KEY
 from tests.images import png
@@ -305,13 +306,13 @@ async def test_a_restarted_server_reports_finished_and_lost_jobs(mcp_env, emulat
             group.cancel_scope.cancel()
     jobs_dir = user_state_dir() / "jobs"
     with anyio.fail_after(15):
-        while not any(json.loads(p.read_text()).get("status") == "done" for p in jobs_dir.glob("job_*.json")):
+        while not any(json.loads(p.read_text(encoding="utf-8")).get("status") == "done" for p in jobs_dir.glob("job_*.json")):
             await anyio.sleep(0.1)
     partial = mcp_env / "outputs" / "20260101-000000-dying-0a1b2c3d-partial-1.png"
     partial.write_bytes(png(8, 8))
     (jobs_dir / "job_0123456789ab.json").write_text(json.dumps({
         "id": "job_0123456789ab", "status": "running", "pid": 2 ** 22 + 12345, "started": time.time() - 60,
-        "prompt": "a dying server", "partial_image_paths": [str(partial)]}))
+        "prompt": "a dying server", "partial_image_paths": [str(partial)]}), encoding="utf-8")
     mcp_server._JOBS.clear()  # a new server process: nothing in memory, the records on disk
     result = await call({"prompt": "after the restart"})
     text = result.content[0].text
@@ -370,16 +371,16 @@ async def test_plugin_install_folder_is_never_the_output_dir(relay_env, monkeypa
     monkeypatch.chdir(plugin)
     result = await call({"prompt": "no project known"})
     path = Path(saved(result)[0])
-    data_home = Path(os.environ["XDG_DATA_HOME"]) / "image-relay-bridge"
+    data_home = user_data_dir()
     assert path.parent == data_home / "outputs" and plugin not in path.parents
 
 
 async def test_settings_come_from_the_user_config_file(emulator, monkeypatch, tmp_path):
-    config = Path(os.environ["XDG_CONFIG_HOME"]) / "image-relay-bridge" / ".env"
+    config = user_config_file()
     config.parent.mkdir(parents=True)
     config.write_text(f"IMAGE_RELAY_BASE_URL={emulator.base_url}\nIMAGE_RELAY_API_KEY=sk-from-file\n"
                       "IMAGE_RELAY_TEXT_MODEL=gpt-5\nIMAGE_RELAY_IMAGE_MODEL=gpt-image-emulator\n"
-                      "IMAGE_RELAY_DEFAULT_SIZE=32x32\n")
+                      "IMAGE_RELAY_DEFAULT_SIZE=32x32\n", encoding="utf-8")
     monkeypatch.setenv("CLAUDE_PROJECT_DIR", str(tmp_path))
     result = await call({"prompt": "configured by file"})
     assert result.is_error is False and "(32x32, png," in result.content[0].text
@@ -391,7 +392,7 @@ async def test_cli_runs_and_mcp_calls_share_one_output_dir(mcp_env, relay_env, m
     monkeypatch.setenv("IMAGE_RELAY_OUTPUT_DIR", str(shared))
     env = {**os.environ}
     procs = [subprocess.Popen([sys.executable, "-m", "bridge", "--no-open", "--quiet", "same prompt"], env=env,
-                              stdout=subprocess.PIPE, text=True) for _ in range(3)]
+                              stdout=subprocess.PIPE, text=True, encoding="utf-8") for _ in range(3)]
     results = []
     async with Client(server) as client:
         async def one():

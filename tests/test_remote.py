@@ -77,11 +77,11 @@ async def test_only_callers_with_a_token_get_in_and_the_relay_never_sees_it(rela
 def test_token_commands_show_a_token_once_and_keep_only_its_hash(relay_env):
     def run(*args):
         return subprocess.run([sys.executable, "-m", "bridge.server.app", "token", *args], capture_output=True,
-                              text=True, timeout=60, env=dict(os.environ))
+                              text=True, encoding="utf-8", timeout=60, env=dict(os.environ))
     added = run("add", "carol")
     token = added.stdout.strip()
     assert added.returncode == 0 and token.startswith("irb_") and len(token) > 40
-    stored = TokenStore().path.read_text()
+    stored = TokenStore().path.read_text(encoding="utf-8")
     assert token not in stored and "carol" in stored
     if os.name == "posix":
         assert TokenStore().path.stat().st_mode & 0o077 == 0

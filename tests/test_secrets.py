@@ -50,7 +50,7 @@ def test_sentinel_key_never_leaks_from_any_fault(relay_env, emulator, monkeypatc
             json.loads(run.stdout)
     assert _scan(tmp_path) == []
     logs = list((out / "logs").glob("*.log"))
-    assert logs and not any(host in log.read_text() for log in logs)
+    assert logs and not any(host in log.read_text(encoding="utf-8") for log in logs)
 
 
 def test_sentinel_key_never_leaks_from_the_mcp_server(relay_env, emulator, monkeypatch, tmp_path):

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import io
-import os
 import stat
 import uuid
 from pathlib import Path
 
+from bridge.paths import user_config_file
 from bridge.setup import main
 from tests.conftest import SENTINEL_KEY
 
@@ -20,7 +20,7 @@ def setup(*args: str, stdin: str = "", answers: list[str] | None = None, secret:
 
 
 def config() -> Path:
-    return Path(os.environ["XDG_CONFIG_HOME"]) / "image-relay-bridge" / ".env"
+    return user_config_file()
 
 
 def test_non_interactive_setup_checks_then_writes_0600(emulator):
@@ -28,7 +28,7 @@ def test_non_interactive_setup_checks_then_writes_0600(emulator):
                            "--api-key-stdin", "--text-model", "gpt-5", "--image-model", "gpt-image-1.5",
                            stdin=SENTINEL_KEY + "\n")
     assert code == 0, err
-    text = config().read_text()
+    text = config().read_text(encoding="utf-8")
     assert f"IMAGE_RELAY_API_KEY={SENTINEL_KEY}" in text and "IMAGE_RELAY_API_MODE=responses" in text
     assert stat.S_IMODE(config().stat().st_mode) == 0o600
     assert SENTINEL_KEY not in out + err and "claude mcp add-json" in out and "codex mcp add" in out
@@ -41,14 +41,14 @@ def test_interactive_setup_offers_the_relays_models(emulator):
     code, out, err = setup("--base-url", emulator.url(tag=uuid.uuid4().hex[:8]), answers=["", ""], secret="sk-typed-1234")
     assert code == 0, err
     assert "The relay offers these image models: gpt-image-1, gpt-image-1-mini, gpt-image-1.5" in out
-    text = config().read_text()
+    text = config().read_text(encoding="utf-8")
     assert "IMAGE_RELAY_IMAGE_MODEL=gpt-image-1" in text and "IMAGE_RELAY_TEXT_MODEL=gpt-5" in text
     assert "sk-typed-1234" not in out + err
 
 
 def test_bad_setups_get_one_sentence_and_leave_the_file_alone(emulator):
     config().parent.mkdir(parents=True, exist_ok=True)
-    config().write_text("IMAGE_RELAY_BASE_URL=https://old.example/v1\n")
+    config().write_text("IMAGE_RELAY_BASE_URL=https://old.example/v1\n", encoding="utf-8")
     before = config().read_bytes()
     import socket
     with socket.socket() as s:
@@ -70,18 +70,18 @@ def test_bad_setups_get_one_sentence_and_leave_the_file_alone(emulator):
 
 def test_force_keeps_a_backup(emulator):
     config().parent.mkdir(parents=True, exist_ok=True)
-    config().write_text("IMAGE_RELAY_BASE_URL=https://old.example/v1\n")
+    config().write_text("IMAGE_RELAY_BASE_URL=https://old.example/v1\n", encoding="utf-8")
     code, out, _ = setup("--non-interactive", "--force", "--base-url", emulator.base_url, "--api-key-stdin",
                          "--text-model", "gpt-5", stdin="sk-new-0000\n")
     assert code == 0
     backups = list(config().parent.glob(".env.backup-*"))
-    assert len(backups) == 1 and "old.example" in backups[0].read_text()
-    assert stat.S_IMODE(backups[0].stat().st_mode) == 0o600 and "sk-new-0000" in config().read_text()
+    assert len(backups) == 1 and "old.example" in backups[0].read_text(encoding="utf-8")
+    assert stat.S_IMODE(backups[0].stat().st_mode) == 0o600 and "sk-new-0000" in config().read_text(encoding="utf-8")
 
 
 def test_interactive_declining_writes_nothing(emulator):
     config().parent.mkdir(parents=True, exist_ok=True)
-    config().write_text("IMAGE_RELAY_BASE_URL=https://old.example/v1\n")
+    config().write_text("IMAGE_RELAY_BASE_URL=https://old.example/v1\n", encoding="utf-8")
     code, _, err = setup("--base-url", emulator.base_url, "--text-model", "gpt-5", "--image-model", "gpt-image-1.5",
                          answers=["n"], secret="sk-typed-1234")
-    assert code == 1 and "Nothing was written" in err and "old.example" in config().read_text()
+    assert code == 1 and "Nothing was written" in err and "old.example" in config().read_text(encoding="utf-8")

@@ -18,7 +18,7 @@ def _fake_viewer(tmp_path: Path) -> Path:
     bin_dir.mkdir()
     marker = tmp_path / "opened.txt"
     viewer = bin_dir / "xdg-open"
-    viewer.write_text(f"#!/bin/sh\necho \"$1\" > {marker}\necho noise-on-stdout\n")
+    viewer.write_text(f"#!/bin/sh\necho \"$1\" > {marker}\necho noise-on-stdout\n", encoding="utf-8")
     viewer.chmod(0o755)
     return marker
 
@@ -33,7 +33,7 @@ def test_image_opens_in_the_viewer_when_there_is_a_display(relay_env, monkeypatc
         if marker.exists():
             break
         time.sleep(0.05)
-    assert marker.read_text().strip() == run.json["image_path"]
+    assert marker.read_text(encoding="utf-8").strip() == run.json["image_path"]
     assert "noise-on-stdout" not in run.stdout
 
 
@@ -51,7 +51,7 @@ def test_no_viewer_without_display_or_with_no_open(relay_env, monkeypatch, tmp_p
 def test_ctrl_c_is_exit_130_with_json(relay_env, emulator, tmp_path):
     env = {**os.environ, "IMAGE_RELAY_BASE_URL": emulator.url(fault="stall", stall=30, tag=uuid.uuid4().hex[:8])}
     proc = subprocess.Popen([sys.executable, "-m", "bridge", "--no-open", "interrupted job"], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
     deadline = time.monotonic() + 20
     seen = ""
     while "rendering" not in seen and time.monotonic() < deadline:
