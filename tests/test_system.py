@@ -38,7 +38,7 @@ def test_the_cli_writes_utf8_json_whatever_the_code_page(tmp_path, codepage):
     env = {**os.environ, "PYTHONIOENCODING": codepage, "IMAGE_RELAY_DEFAULT_PROMPT_TEMPLATE": "请画：{prompt}",
            "IMAGE_RELAY_CLI_OPEN_IMAGE": "false"}
     env.pop("PYTHONUTF8", None)
-    done = subprocess.run([sys.executable, "-m", "bridge", "--emulator", "--size", "32x32", PROMPT],
+    done = subprocess.run([sys.executable, "-m", "bridge", "--emulator", "--model", "gpt-image-emulator", "--size", "32x32", PROMPT],
                           capture_output=True, cwd=tmp_path, env=env, timeout=60)
     assert done.returncode == 0, done.stderr.decode("utf-8", "replace")
     result = json.loads(done.stdout.decode("utf-8"))

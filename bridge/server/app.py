@@ -322,6 +322,7 @@ def _record_result(record: dict, jobs: Jobs) -> CallToolResult:
 
 
 def main(argv: list[str] | None = None) -> int:
+    utf8_stdio()  # stderr logs carry prompts; the SDK writes its protocol as UTF-8 itself
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["token"]:
         from .tokens import command
@@ -336,7 +337,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="default for IMAGE_RELAY_MCP_WAIT_SECONDS (the plugin sets it below its tool timeout)")
     parser.add_argument("--version", action="version", version=f"image-relay-mcp {__version__}")
     remote.add_arguments(parser)
-    utf8_stdio()  # stderr logs carry prompts; the SDK writes its protocol as UTF-8 itself
     args = parser.parse_args(argv)
     if args.wait_default:
         _FALLBACK["IMAGE_RELAY_MCP_WAIT_SECONDS"] = str(args.wait_default)
