@@ -30,6 +30,7 @@ from .. import __version__
 from ..paths import user_data_dir, user_state_dir
 from ..system.console import utf8_stdio
 from ..system.uris import path_from_file_uri
+from . import card
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -65,9 +66,11 @@ def _model_sizes() -> str:
         return sizes_text(None)
 
 
+_card = card.Card(lambda: _jobs())  # only clients that render MCP Apps see it
 server = _Server("image-relay-bridge", version=__version__,
                  instructions="Use generate_image to create or edit images; show the markdown image tag it returns "
-                              "to the user.")
+                              "to the user.", extensions=[_card])
+_card.install(server)
 
 
 @server.tool(name="generate_image", description=DESCRIPTION, annotations=ToolAnnotations(
@@ -109,8 +112,10 @@ async def generate_image(
             return _text_result(f"There is no image job {job_id!r} on this machine. Call generate_image without "
                                 "job_id to start a new generation.", error=True)
         if isinstance(found, dict):  # finished or lost under an earlier server
+            card.note(found)
             return _record_result(found, jobs)
         job = found
+        card.note(job)
     else:
         base = await _project_dir(ctx)
         settings = _with_output_dir(settings, base)
@@ -120,6 +125,7 @@ async def generate_image(
             partial_images=partial_images, n=n or 1, negative_prompt=negative_prompt, seed=seed,
             use_template=use_prompt_template, output_name=output_name)
         job = _start(jobs, request, settings, base)
+        card.note(job)
     if not await _wait(job, settings, ctx):
         return _text_result(_pending(job, jobs))
     jobs.mark_reported(job.id)
@@ -162,7 +168,7 @@ async def _wait(job: Job, settings: Settings, ctx: Context | None) -> bool:
     async with anyio.create_task_group() as group:
         group.start_soon(ticker.heartbeat)
         try:
-            done = await wait(job, settings.mcp_wait_seconds, sleep=anyio.sleep, forward=forward,
+            done = await wait(job, card.budget(settings.mcp_wait_seconds), sleep=anyio.sleep, forward=forward,
                               stop_on_cancel=settings.mcp_cancel_stops_job)
         except anyio.get_cancelled_exc_class():
             log.info("a generate_image call was cancelled; job %s %s", job.id,
@@ -264,7 +270,7 @@ def _with_output_dir(settings: Settings, base: Path) -> Settings:
 
 def _notices(jobs: Jobs | None, skip: str | None = None) -> list[str]:
     """Outcomes of earlier jobs whose calls did not get them (cancelled, timed out, lost)."""
-    if jobs is None:
+    if jobs is None or card.card_call():
         return []
     from .replies import notice_lines
     records = [r for r in jobs.unreported() if r["id"] != skip]
