@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Progress:
-    stage: str  # connecting, connected, accepted, started, partial, final, saved, retry, fallback, waiting
+    stage: str  # connecting, connected, accepted, started, partial, rendered, final, saved, retry, fallback, waiting
     message: str
     elapsed: float
     step: int
@@ -25,14 +25,15 @@ ProgressCallback = Callable[[Progress], None]
 
 class Reporter:
     """Numbers the stages so a client can draw a bar: connected 1, accepted 2, started 3,
-    partial k at 3+k, final 4+P, saved 5+P, where P is the number of partial images asked for."""
+    partial k at 3+k, rendered 4+P (the Responses API's image_generation_call.completed, when a relay
+    sends it), final 5+P, saved 6+P, where P is the number of partial images asked for."""
 
     def __init__(self, callback: ProgressCallback | None, partials: int, started: float | None = None) -> None:
         self._callback = callback
         self._partials = partials
         self._started = time.monotonic() if started is None else started
         self.step = 0
-        self.total = 5 + partials
+        self.total = 6 + partials
         self.last_time = self._started
 
     def elapsed(self) -> float:
@@ -40,7 +41,7 @@ class Reporter:
 
     def emit(self, stage: str, message: str, *, partial: int = 0, path: str | None = None) -> None:
         steps = {"connected": 1, "accepted": 2, "started": 3, "partial": 3 + partial,
-                 "final": 4 + self._partials, "saved": 5 + self._partials}
+                 "rendered": 4 + self._partials, "final": 5 + self._partials, "saved": 6 + self._partials}
         if stage in steps:
             self.step = max(self.step, min(steps[stage], self.total))
         self.last_time = time.monotonic()

@@ -24,8 +24,8 @@ def test_responses_generation_body_is_exact(tmp_path):
     assert call.path == "/responses" and call.stream
     assert call.json == {
         "model": "gpt-5", "stream": True, "input": "a red fox",
-        "tools": [{"type": "image_generation", "model": "gpt-image-1.5", "size": "1024x1536", "quality": "high",
-                   "background": "auto", "output_format": "png", "partial_images": 2}],
+        "tools": [{"type": "image_generation", "model": "gpt-image-1.5", "action": "generate", "size": "1024x1536",
+                   "quality": "high", "background": "auto", "output_format": "png", "partial_images": 2}],
         "tool_choice": {"type": "image_generation"}}
 
 
@@ -103,8 +103,9 @@ def test_responses_edit_uses_input_image_data_urls_and_mask(tmp_path):
     assert content[1] == {"type": "input_image", "image_url": f"data:image/png;base64,{data}", "detail": "auto"}
     mask_data = base64.b64encode((tmp_path / "m.png").read_bytes()).decode()
     assert call.json["tools"][0]["input_image_mask"] == {"image_url": f"data:image/png;base64,{mask_data}"}
+    assert call.json["tools"][0]["action"] == "edit"
 
 
 def test_dropped_parameters_are_left_out(tmp_path):
-    call = build_call(job(tmp_path), settings(), "responses", dropped=frozenset({"background"}))
-    assert "background" not in call.json["tools"][0]
+    call = build_call(job(tmp_path), settings(), "responses", dropped=frozenset({"background", "action"}))
+    assert "background" not in call.json["tools"][0] and "action" not in call.json["tools"][0]

@@ -54,7 +54,8 @@ def transcript_replay(name: str):
 def test_happy_path_transcript_signals():
     run = transcript_replay("responses_two_partials.lf.sse")
     assert run.error is None
-    assert kinds(run.signals) == ["accepted", "started", "partial", "partial", "final"]
+    # created, item added, in_progress, generating, two partials, .completed, item done
+    assert kinds(run.signals) == ["accepted", "called", "started", "partial", "partial", "rendered", "final"]
     partials = run.partials()
     assert [p.index for p in partials] == [0, 1]
     assert partials[0].b64 == B64_PARTIAL_0
@@ -90,7 +91,7 @@ def test_final_from_item_done_with_status_generating_and_no_completed_event():
         {"type": "response.image_generation_call.generating", "output_index": 0, "item_id": "ig_1"},
         item_done(image_item(status="generating")),
     )
-    assert kinds(signals) == ["accepted", "started", "final"]
+    assert kinds(signals) == ["accepted", "called", "started", "final"]
     assert finals(signals)[0].b64 == B64_FINAL
     interpreter.finish()  # the stream ends here: no .completed, no response.completed
 
@@ -156,7 +157,7 @@ def test_rotated_item_ids_are_correlated_by_output_index_only():
         item_done(image_item(item_id="id-3")),
         completed([image_item(item_id="id-4")]),
     )
-    assert kinds(signals) == ["accepted", "started", "partial", "final"]
+    assert kinds(signals) == ["accepted", "called", "started", "partial", "final"]
 
 
 def test_xai_item_with_prompt_and_no_size_fields():
@@ -207,7 +208,7 @@ def test_untyped_payload_without_event_name_is_counted_and_ignored():
 
 @pytest.mark.parametrize("kind", ["response.metadata", "response.web_search_call.searching", "codex.rate_limits",
                                   "response.output_text.delta", "response.reasoning_summary_text.delta",
-                                  "response.image_generation_call.completed", "something.new"])
+                                  "something.new"])
 def test_unknown_and_uninteresting_event_types_are_ignored(kind):
     interpreter = Interpreter()
     assert interpreter.feed({"type": kind, "metadata": {"type": "safety_buffering"}, "delta": "x"}) == []
@@ -228,7 +229,31 @@ def test_accepted_and_started_are_signalled_once():
         {"type": "response.output_item.added", "output_index": 0, "item": image_item(result=None)},
         item_done(image_item()),
     )
-    assert kinds(signals) == ["accepted", "started", "final"]
+    assert kinds(signals) == ["accepted", "called", "started", "final"]
+
+
+def test_every_image_event_of_the_sdk_is_told_once_and_in_order():
+    _, signals = feed_all(
+        {"type": "response.queued", "response": {"id": "resp_q"}},
+        {"type": "response.created", "response": {"id": "resp_q"}},
+        {"type": "response.output_item.added", "output_index": 0, "item": {"id": "rs_1", "type": "reasoning"}},
+        {"type": "response.output_item.added", "output_index": 1, "item": image_item(result=None)},
+        {"type": "response.image_generation_call.in_progress", "output_index": 1, "item_id": "ig_1"},
+        {"type": "response.image_generation_call.generating", "output_index": 1, "item_id": "ig_1"},
+        {"type": "response.image_generation_call.partial_image", "output_index": 1, "item_id": "ig_1",
+         "partial_image_index": 0, "partial_image_b64": B64_PARTIAL_0},
+        {"type": "response.image_generation_call.completed", "output_index": 1, "item_id": "ig_1"},
+        {"type": "response.image_generation_call.completed", "output_index": 1, "item_id": "ig_1"},
+        item_done(image_item(), 1),
+        {"type": "response.image_generation_call.completed", "output_index": 1, "item_id": "ig_1"},
+    )
+    assert kinds(signals) == ["queued", "accepted", "reasoning", "called", "started", "partial", "rendered", "final"]
+
+
+def test_a_completed_image_call_alone_still_starts_and_renders():
+    interpreter, signals = feed_all({"type": "response.image_generation_call.completed", "output_index": 0})
+    assert kinds(signals) == ["accepted", "started", "rendered"]
+    assert interpreter.outcome.event_counts == {"response.image_generation_call.completed": 1}
 
 
 def test_output_item_added_for_other_items_does_not_start():
@@ -664,7 +689,7 @@ def test_no_image_and_no_text(payloads):
 
 def test_data_only_transcript_without_image_is_no_image():
     run = transcript_replay("data_only_done.sse")
-    assert kinds(run.signals) == ["accepted", "started"]
+    assert kinds(run.signals) == ["accepted", "called"]
     with pytest.raises(ProtocolError) as info:
         run.interpreter.finish()
     assert info.value.code == "no_image"

@@ -213,12 +213,14 @@ def test_interpreter_signals_are_well_formed(items):
     # Crashes are the previous property's business; here only the shape of what comes out counts:
     # the receiver decodes b64 and url as strings.
     signals = run_interpreter(items, tolerate=(Exception,))
-    assert all(s.kind in ("accepted", "started", "partial", "final") for s in signals)
+    assert all(s.kind in ("queued", "accepted", "reasoning", "called", "started", "partial", "rendered", "final")
+               for s in signals)
     assert all(isinstance(s.index, int) for s in signals)
     assert all(s.b64 is None or isinstance(s.b64, str) for s in signals)
     assert all(s.url is None or isinstance(s.url, str) for s in signals)
     assert [s.kind for s in signals].count("accepted") <= 1
     assert [s.kind for s in signals].count("started") <= 1
+    assert all([s.kind for s in signals].count(k) <= 1 for k in ("queued", "reasoning", "called", "rendered"))
 
 
 @FAST

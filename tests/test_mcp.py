@@ -70,8 +70,8 @@ async def test_tool_schema_and_annotations():
     assert (a.read_only_hint, a.destructive_hint, a.idempotent_hint, a.open_world_hint) == (False, False, False, True)
     props = tool.input_schema["properties"]
     assert set(props) == {"prompt", "image_paths", "mask_path", "size", "quality", "output_format", "background",
-                          "output_compression", "partial_images", "n", "api_mode", "negative_prompt", "seed",
-                          "output_name", "use_prompt_template", "job_id"}
+                          "output_compression", "partial_images", "n", "api_mode", "moderation", "input_fidelity",
+                          "negative_prompt", "seed", "output_name", "use_prompt_template", "job_id"}
     assert tool.input_schema["required"] == ["prompt"]
     assert all(props[name].get("description") for name in props)
     assert "ctx" not in props
@@ -96,7 +96,7 @@ async def test_success_is_compact_text_led_by_the_tag_then_a_preview(mcp_env):
     assert picture.size == (1024, 1024) and data != Path(path).read_bytes()
     values = [v for v, _, _ in progress]
     assert values == sorted(values) and len(set(values)) == len(values)
-    assert all(total == 7 for _, total, _ in progress)
+    assert all(total == 8 for _, total, _ in progress)
     messages = [m for _, _, m in progress]
     for expected in ("Connected", "accepted", "rendering", "Partial image 1 of 2", "Partial image 2 of 2",
                      "Final image received", "Saved"):

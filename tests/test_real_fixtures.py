@@ -86,7 +86,9 @@ def test_openai_stream_one_partial_one_final_not_repeated():
     name = "vercel-ai__openai-responses-image-tool-stream.chunks.jsonl"
     assert len(jsonl(name)) == 16
     run = replay_bytes(stream_forms(name)["event-lines"])
-    assert [(s.kind, s.index) for s in run.signals] == [("accepted", 0), ("started", 0), ("partial", 0), ("final", 1)]
+    # every image event of the SDK arrives in a live OpenAI stream, .completed included; each is told once
+    assert [(s.kind, s.index) for s in run.signals] == [("accepted", 0), ("reasoning", 0), ("called", 0), ("started", 0),
+                                                        ("partial", 0), ("rendered", 0), ("final", 1)]
     (p,) = run.partials()
     # undocumented fields on the partial hold resolved values (size auto -> 1536x1024, background auto -> opaque)
     assert p.meta == {"size": "1536x1024", "quality": "low", "background": "opaque", "output_format": "webp"}
@@ -112,7 +114,8 @@ def test_azure_final_found_despite_status_generating_and_no_completed_event():
     assert payloads[-1]["response"]["output"][0]["status"] == "generating"
 
     run = replay_bytes(stream_forms(name)["event-lines"])
-    assert [(s.kind, s.index) for s in run.signals] == [("accepted", 0), ("started", 0), ("partial", 0), ("final", 0)]
+    assert [(s.kind, s.index) for s in run.signals] == [("accepted", 0), ("called", 0), ("started", 0), ("partial", 0),
+                                                        ("final", 0)]
     outcome = run.interpreter.outcome
     assert "response.image_generation_call.completed" not in outcome.event_counts
     assert outcome.model == "gpt-4.1-mini"
@@ -151,7 +154,7 @@ def test_xai_added_item_with_null_result_is_not_an_image():
     added = [line for line in jsonl(name) if '"response.output_item.added"' in line and "image_generation_call" in line]
     assert json.loads(added[0])["item"]["result"] is None
     run = replay([("message", added[0])])
-    assert [s.kind for s in run.signals] == ["accepted", "started"]
+    assert [s.kind for s in run.signals] == ["accepted", "called"]
 
 
 def test_copilot_rotated_ids_text_only_answer():
@@ -162,7 +165,7 @@ def test_copilot_rotated_ids_text_only_answer():
     ids = [i for i in ids if i]
     assert len(ids) == len(set(ids)) > 60  # a new id on every event
     run = replay_bytes(stream_forms(name)["data-only"])
-    assert [s.kind for s in run.signals] == ["accepted"]
+    assert [s.kind for s in run.signals] == ["accepted", "reasoning"]
     with pytest.raises(ProtocolError) as info:
         run.interpreter.finish()
     assert info.value.code == "text_only"

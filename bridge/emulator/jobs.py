@@ -50,6 +50,7 @@ class Job:
     tool_choice: object = None
     params: set[str] = field(default_factory=set)  # parameter names the client sent
     sources: int = 0  # number of input images
+    requested_action: str = "auto"  # the image_generation tool's action
 
     @property
     def size(self) -> str:
@@ -57,6 +58,8 @@ class Job:
 
     @property
     def action(self) -> str:
+        if self.requested_action in ("generate", "edit"):
+            return self.requested_action
         return "edit" if self.sources else "generate"
 
     def echo(self) -> dict:
@@ -82,6 +85,11 @@ def responses_job(data: dict) -> Job:
     job.tools = tools
     job.tool_choice = data.get("tool_choice", "auto")
     job.params = set(settings)
+    action = settings.get("action", "auto")
+    if action not in ("generate", "edit", "auto"):
+        raise bad_request(f"Invalid value: '{action}'. Supported values are: 'generate', 'edit', and 'auto'.",
+                          "tools[0].action")
+    job.requested_action = action
     return job
 
 

@@ -85,6 +85,8 @@ def _responses_call(job: Job, settings: Settings, dropped: frozenset[str]) -> Ht
     tool: dict = {"type": "image_generation"}
     if settings.image_model:
         tool["model"] = settings.image_model
+    # Said outright, so the text model cannot redraw from scratch when an edit was asked for, or the reverse.
+    tool["action"] = "edit" if job.is_edit else "generate"
     tool.update(_image_options(job, settings))
     stream = settings.stream != "false"
     if stream:

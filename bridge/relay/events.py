@@ -17,7 +17,9 @@ from .diagnose import classify, error_from_payload
 
 @dataclass(frozen=True)
 class Signal:
-    """Something the core acts on: ``accepted``, ``started``, ``partial``, ``final``."""
+    """Something the core acts on: ``queued``, ``accepted``, ``reasoning``, ``called`` (the image tool was
+    called), ``started`` (rendering), ``partial``, ``rendered`` (the image is done, its bytes follow),
+    ``final``."""
 
     kind: str
     index: int = 0
@@ -49,6 +51,7 @@ class Interpreter:
         self._final_indexes: set[int] = set()
         self._accepted = False
         self._started = False
+        self._once: set[str] = set()  # signals given at most once per answer
 
     def feed(self, payload: object, event_name: str = "message") -> list[Signal]:
         if not isinstance(payload, dict):
@@ -111,12 +114,33 @@ class Interpreter:
             signals.append(Signal("started"))
         return signals
 
+    def _once_only(self, kind: str) -> list[Signal]:
+        if kind in self._once:
+            return []
+        self._once.add(kind)
+        return [Signal(kind)]
+
+    def _queued_shell(self, payload: dict) -> list[Signal]:
+        response = payload.get("response") or {}
+        self.outcome.response_id = response.get("id") or self.outcome.response_id
+        self.outcome.model = response.get("model") or self.outcome.model
+        return [] if self._accepted else self._once_only("queued")
+
     def _item_added(self, payload: dict) -> list[Signal]:
-        item = payload.get("item") or {}
-        return self._start() if item.get("type") == "image_generation_call" else []
+        kind = (payload.get("item") or {}).get("type")
+        if kind == "reasoning" and not self._started:
+            return self._accept() + self._once_only("reasoning")
+        return self._called() if kind == "image_generation_call" else []
+
+    def _called(self, payload: dict | None = None) -> list[Signal]:
+        return self._accept() + ([] if self._started else self._once_only("called"))
 
     def _generating(self, payload: dict) -> list[Signal]:
         return self._start()
+
+    def _rendered(self, payload: dict) -> list[Signal]:
+        # Often never sent (R16): the final image in output_item.done is what counts.
+        return self._start() + ([] if self._final_indexes else self._once_only("rendered"))
 
     def _partial(self, payload: dict) -> list[Signal]:
         b64 = _text(payload.get("partial_image_b64")) or _text(payload.get("b64_json"))
@@ -250,13 +274,14 @@ def _int(value: object, default: int) -> int:
 
 
 _HANDLERS = {
-    "response.queued": Interpreter._response_shell,
+    "response.queued": Interpreter._queued_shell,
     "response.created": Interpreter._response_shell,
     "response.in_progress": Interpreter._response_shell,
     "response.output_item.added": Interpreter._item_added,
-    "response.image_generation_call.in_progress": Interpreter._generating,
+    "response.image_generation_call.in_progress": Interpreter._called,
     "response.image_generation_call.generating": Interpreter._generating,
     "response.image_generation_call.partial_image": Interpreter._partial,
+    "response.image_generation_call.completed": Interpreter._rendered,
     "response.output_item.done": Interpreter._item_done,
     "response.completed": Interpreter._completed,
     "response.failed": Interpreter._failed,

@@ -22,6 +22,15 @@ from .rawlog import RawLog
 from .sse import iter_events
 from .transport import CancelToken, Reply, download
 
+# Signal -> (progress stage, what the user reads); partial and final images are told with their details.
+_SAID = {
+    "queued": ("accepted", "The relay queued the job."),
+    "accepted": ("accepted", "The relay accepted the job."),
+    "reasoning": ("accepted", "The text model is thinking about the request."),
+    "called": ("started", "The text model called the image tool."),
+    "started": ("started", "Image is rendering."),
+    "rendered": ("rendered", "The image is rendered; receiving it."),
+}
 BODY_LIMIT = 32 * 1024 * 1024  # one whole JSON answer, its images aside (they go to files as they arrive)
 IMAGE_LIMIT = 64 * 1024 * 1024  # one image, decoded, from base64 or a link
 MAX_EVENTS = 100_000  # data events in one stream (comment keep-alives are bounded by the deadline)
@@ -184,10 +193,9 @@ class Receiver:
 
     def _handle(self, signal: Signal) -> None:
         self.cancel.check()
-        if signal.kind == "accepted":
-            self.reporter.emit("accepted", "The relay accepted the job.")
-        elif signal.kind == "started":
-            self.reporter.emit("started", "Image is rendering.")
+        if signal.kind in _SAID:
+            stage, message = _SAID[signal.kind]
+            self.reporter.emit(stage, message)
         elif signal.kind == "partial":
             self._partial(signal)
         elif signal.kind == "final":

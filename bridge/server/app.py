@@ -87,6 +87,8 @@ async def generate_image(
     partial_images: Annotated[int | None, Field(ge=0, le=3, description="0-3 progressive previews, saved as they arrive. Default: the configured value (0).")] = None,
     n: Annotated[int | None, Field(ge=1, le=10, description="Number of images, 1-10. Default 1. Several come from one Images API call, or from parallel Responses calls in responses mode.")] = None,
     api_mode: Annotated[Literal["responses", "images", "auto"] | None, Field(description="Relay API to use. Default: the configured mode. Change only when the user asks or a relay has no Responses API.")] = None,
+    moderation: Annotated[Literal["auto", "low"] | None, Field(description="Content filtering of the image model: 'low' is less strict. Default: the model's own (auto).")] = None,
+    input_fidelity: Annotated[Literal["high", "low"] | None, Field(description="Edits only: 'high' keeps faces, logos and fine detail of the source images closer. gpt-image-1 and gpt-image-1.5 only (gpt-image-2 always keeps detail; gpt-image-1-mini has none).")] = None,
     negative_prompt: Annotated[str | None, Field(description="What to avoid; sent only when the relay policy is 'compat'.")] = None,
     seed: Annotated[int | None, Field(ge=0, le=4294967295, description="Random seed; sent only when the relay policy is 'compat'.")] = None,
     output_name: Annotated[str | None, Field(description="A short file-name stem for the saved image instead of one made from the prompt (no slashes).")] = None,
@@ -122,7 +124,8 @@ async def generate_image(
         request = GenerationRequest(
             prompt=prompt, image_paths=tuple(image_paths or ()), mask_path=mask_path, size=size, quality=quality,
             output_format=output_format, background=background, output_compression=output_compression,
-            partial_images=partial_images, n=n or 1, negative_prompt=negative_prompt, seed=seed,
+            partial_images=partial_images, n=n or 1, moderation=moderation, input_fidelity=input_fidelity,
+            negative_prompt=negative_prompt, seed=seed,
             use_template=use_prompt_template, output_name=output_name)
         job = _start(jobs, request, settings, base)
         card.note(job)
