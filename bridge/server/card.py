@@ -43,6 +43,8 @@ THUMB_SIDE, THUMB_BYTES = 384, 60_000  # an edit's source beside the result
 PARTIAL_SIDE, PARTIAL_BYTES = 768, 200_000
 MASK_KEEP_SECONDS = 7 * 24 * 3600
 
+ASKED_KEEP = 256  # jobs whose arguments card_status remembers (this process only)
+_ASKED: dict[str, dict] = {}
 # The card's own calls to generate_image: they return fast and leave earlier jobs' notices to the model.
 _CARD_CALL: contextvars.ContextVar[bool] = contextvars.ContextVar("image_card_call", default=False)
 # What generate_image worked on in this call (a Job, or a job record from disk), for the card's _meta.
@@ -170,7 +172,10 @@ class Card(Apps):
             known = len(job.progress)
             while not job.done.is_set() and len(job.progress) == known and time.monotonic() < deadline:
                 await anyio.sleep(0.1)
-        card = await _describe(job, None, {}, seen=seen)
+        asked = _ASKED.get(getattr(job, "id", None) or job.get("id"), {})
+        card = await _describe(job, None, asked.get("arguments", {}) if not _pending(job) else {}, seen=seen)
+        if asked.get("share"):
+            card["arguments"] = asked["arguments"]
         if deliver and card["status"] in ("done", "failed"):
             jobs.mark_reported(card["job"])
         text = f"Job {card['job']}: {card['status']}."
@@ -218,8 +223,16 @@ async def _with_card(call, arguments: dict, share_arguments: bool = False):
         card = await _describe(holder["job"], result, arguments)
         if share_arguments:  # what the card asked for, so its own regenerate repeats it
             card["arguments"] = arguments
+        if card["job"] not in _ASKED:  # card_status describes the job's edit sources and arguments too
+            _ASKED[card["job"]] = {"arguments": arguments, "share": share_arguments}
+            while len(_ASKED) > ASKED_KEEP:
+                _ASKED.pop(next(iter(_ASKED)))
         result = result.model_copy(update={"meta": {**(result.meta or {}), CARD_KEY: card}})
     return result
+
+
+def _pending(job: Any) -> bool:
+    return job.get("status") == "running" if isinstance(job, dict) else not job.done.is_set()
 
 
 def _supports(ctx) -> bool:
