@@ -188,3 +188,19 @@ async def test_the_cards_calls_leave_earlier_notices_to_the_model(mcp_env, emula
         from_model = await client.call_tool("generate_image", {"prompt": "from the model"})
     assert "abandoned card lark" not in from_card.content[0].text
     assert "abandoned card lark" in from_model.content[0].text
+
+
+async def test_a_card_edit_followed_to_its_end_keeps_its_source_and_arguments(mcp_env, emulator, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(delay=0.5, tag=uuid.uuid4().hex[:8]))
+    async with apps_client() as client:
+        monkeypatch.setenv("IMAGE_RELAY_MCP_WAIT_SECONDS", "30")
+        first = card_of(await client.call_tool("generate_image", {"prompt": "a source owl", "size": "256x256"}))
+        edit = card_of(await client.call_tool("card_generate", {"action": "edit", "arguments": {"prompt": "x"},
+                                                                "job_id": first["job"], "prompt": "a hat"}))
+        assert edit["status"] == "pending"  # the card's own calls come back within a second
+        with anyio.fail_after(30):
+            while (status := card_of(await client.call_tool("card_status", {"job_id": edit["job"],
+                                                                           "deliver": True})))["status"] == "pending":
+                pass
+    assert status["status"] == "done" and status["edit"] and status["sources"][0]["src"].startswith("data:")
+    assert status["arguments"]["image_paths"] == [first["images"][0]["path"]]
