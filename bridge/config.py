@@ -150,7 +150,7 @@ _VARIABLES: dict[str, tuple[str, object, Callable[[str], object]]] = {
     "mcp_preview_size": ("MCP_PREVIEW_SIZE", 1024, _int_range(0, 4096)),
     "mcp_preview_max_bytes": ("MCP_PREVIEW_MAX_BYTES", 300_000, _int_range(10_000, 5_000_000)),
     "mcp_structured": ("MCP_STRUCTURED", False, _bool),
-    "ascii_file_names": ("ASCII_FILE_NAMES", False, _bool),
+    "ascii_file_names": ("ASCII_FILE_NAMES", True, _bool),
     "extra_headers": ("EXTRA_HEADERS", {}, parse_headers),
     "stream": ("STREAM", "auto", _choice(STREAM_CHOICES)),
 }

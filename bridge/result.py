@@ -4,13 +4,23 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from pathlib import PureWindowsPath
 
 _PLAIN_DESTINATION = re.compile(r"^[A-Za-z0-9._~/:+=,@%-]+$")
 
 
-def markdown_image(path: str, alt: str = "image") -> str:
-    """A CommonMark image tag; paths with spaces, parentheses, brackets or non-ASCII use ``<...>``."""
-    path = path.replace(os.sep, "/") if os.sep != "/" else path
+def markdown_image(path: str, alt: str = "image", *, windows: bool = os.name == "nt") -> str:
+    """A CommonMark image tag for a saved file.
+
+    On Windows the target is an RFC 8089 URI, ``file:///C:/Users/First%20Last/a.png``: Codex App
+    shows a broken image for drive-letter paths (``C:/…``, ``/C:/…``) and mangles ``///C:/…``, and a
+    percent-encoded URI is the one standard form every Markdown renderer may resolve. Elsewhere it is
+    the absolute path, which Claude Code and Codex resolve; paths with spaces, parentheses, brackets
+    or non-ASCII use ``<...>``. The text around a tag gives the plain path too, for the user to open.
+    """
+    if windows:
+        windows_path = PureWindowsPath(path)
+        path = windows_path.as_uri() if windows_path.is_absolute() else windows_path.as_posix()
     alt = re.sub(r"\s+", " ", alt).strip()[:80] or "image"
     alt = re.sub(r"([\\\[\]])", r"\\\1", alt)
     if _PLAIN_DESTINATION.match(path):

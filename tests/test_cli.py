@@ -188,17 +188,22 @@ def test_fallback_script_names_a_missing_dependency(tmp_path):
     assert json.loads(proc.stdout)["error"]["code"] == "missing_dependency"
 
 
-def test_file_names_keep_letters_of_any_script(relay_env):
+def test_file_names_are_display_safe_by_default(relay_env):
+    run = run_cli("--no-open", "一只在月光下的猫 🦊")
+    name = Path(run.json["image_path"]).name
+    assert run.code == 0 and "-yi-zhi-zai-yue-guang-xia-de-mao-fox-" in name and Path(run.json["image_path"]).is_file()
+    accented = Path(run_cli("--no-open", "Café: crème / brûlée?").json["image_path"]).name
+    assert "-cafe-creme-brulee-" in accented
+    for path in (name, accented):
+        assert path.isascii() and " " not in path
+
+
+def test_file_names_keep_letters_of_any_script_on_request(relay_env, monkeypatch):
     import unicodedata
+    monkeypatch.setenv("IMAGE_RELAY_ASCII_FILE_NAMES", "false")
     run = run_cli("--no-open", "一只在月光下的猫")
     name = Path(run.json["image_path"]).name
     assert run.code == 0 and "-一只在月光下的猫-" in name and unicodedata.is_normalized("NFC", name)
     assert Path(run.json["image_path"]).is_file()
     accented = run_cli("--no-open", "Café: crème / brûlée?")
     assert "-café-crème-brûlée-" in Path(accented.json["image_path"]).name
-
-
-def test_ascii_file_names_on_request(relay_env, monkeypatch):
-    monkeypatch.setenv("IMAGE_RELAY_ASCII_FILE_NAMES", "true")
-    assert "-image-" in Path(run_cli("--no-open", "一只猫").json["image_path"]).name
-    assert "-cafe-creme-" in Path(run_cli("--no-open", "Café crème").json["image_path"]).name

@@ -13,7 +13,18 @@ from bridge.result import GenerationResult, markdown_image
     ("C:/Users/me/a.png", "![a fox](C:/Users/me/a.png)"),
 ])
 def test_markdown_image_is_commonmark_for_any_path(path, expected):
-    assert markdown_image(path, "a fox") == expected
+    assert markdown_image(path, "a fox", windows=False) == expected
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("C:\\Users\\me\\outputs\\a-b_c.png", "![a fox](file:///C:/Users/me/outputs/a-b_c.png)"),
+    ("C:\\Users\\First Last\\a.png", "![a fox](file:///C:/Users/First%20Last/a.png)"),
+    ("D:\\狐狸 源\\v(2)\\a.png", "![a fox](file:///D:/%E7%8B%90%E7%8B%B8%20%E6%BA%90/v%282%29/a.png)"),
+    ("\\\\server\\share\\a.png", "![a fox](file://server/share/a.png)"),
+    ("outputs\\a.png", "![a fox](outputs/a.png)"),
+])
+def test_markdown_image_on_windows_is_a_percent_encoded_file_uri(path, expected):
+    assert markdown_image(path, "a fox", windows=True) == expected
 
 
 def test_alt_text_is_escaped_and_shortened():

@@ -9,6 +9,8 @@ import time
 import unicodedata
 from pathlib import Path
 
+from anyascii import anyascii
+
 from ..errors import StorageError
 from ..system.files import replace
 
@@ -18,16 +20,18 @@ STALE_SECONDS = 3600
 _TEMP_NAME = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp$")
 
 
-def slugify(text: str, ascii_only: bool = False) -> str:
-    """A short, filesystem-safe slug that keeps letters of any script ('image' when none are left).
+def slugify(text: str, ascii_only: bool = True) -> str:
+    """A short slug for a file name ('image' when nothing is left).
 
-    Letters, digits and combining marks survive (a Chinese prompt gives a Chinese slug); every
-    other character, including all that Windows, macOS or Linux reserve, becomes one hyphen.
-    NFC keeps a name the same on every system (macOS stores decomposed names, but matches them).
+    ``ascii_only`` (the default) gives lowercase ASCII letters, digits and hyphens, other scripts
+    transliterated (一只狐狸 -> yi-zhi-hu-li): Codex App shows a broken image for a path with
+    non-ASCII characters or spaces, and every shell, URL and viewer takes such a name as it is.
+    Otherwise letters, digits and combining marks of any script survive (a Chinese prompt gives a
+    Chinese slug); every other character, including all that Windows, macOS or Linux reserve,
+    becomes one hyphen. NFC keeps a name the same on every system (macOS stores decomposed names).
     """
     if ascii_only:
-        ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
-        slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:SLUG_LENGTH].rstrip("-")
+        slug = re.sub(r"[^a-z0-9]+", "-", transliterate(text).lower()).strip("-")[:SLUG_LENGTH].rstrip("-")
         return slug or "image"
     out: list[str] = []
     for char in unicodedata.normalize("NFKC", text).lower():
@@ -40,7 +44,25 @@ def slugify(text: str, ascii_only: bool = False) -> str:
     return unicodedata.normalize("NFC", slug) or "image"
 
 
-def new_stem(prompt: str, output_name: str | None = None, now: float | None = None, *, ascii_only: bool = False) -> str:
+def transliterate(text: str) -> str:
+    """ASCII for text in any script; Chinese characters become syllables apart (hu-li, not huli)."""
+    out: list[str] = []
+    syllables = False  # the previous character was an ideograph: keep each reading apart
+    for char in unicodedata.normalize("NFKC", text):
+        if char.isascii():
+            out.append(char)
+            syllables = False
+            continue
+        ascii_char = anyascii(char)
+        ideograph = unicodedata.name(char, "").startswith("CJK UNIFIED IDEOGRAPH")
+        if ideograph and (syllables or (out and out[-1][-1:].isalnum())):
+            out.append("-")
+        out.append(ascii_char)
+        syllables = ideograph
+    return "".join(out)
+
+
+def new_stem(prompt: str, output_name: str | None = None, now: float | None = None, *, ascii_only: bool = True) -> str:
     """``<timestamp>-<slug>-<short unique id>``: unique even for parallel runs with one prompt."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
     return f"{stamp}-{slugify(output_name or prompt, ascii_only)}-{secrets.token_hex(4)}"
