@@ -209,6 +209,42 @@ async function waitJobChange(frame, oldJob, timeout = 30000) {
 
 const py = (code, ...args) => execFileSync(python, ["-c", code, ...args], { env: { ...baseEnv }, encoding: "utf8" }).trim();
 
+// The desktop entries start the same launcher: the Claude Desktop bundle (validated and packed by the
+// mcpb CLI, then unpacked as Claude Desktop does) and the VS Code entry, each with its host's
+// variables substituted, checked through the official MCP client.
+async function desktopEntries(relay) {
+  const repo = process.env.REPO_DIR;
+  const mcpb = path.join(here, "..", "node_modules", ".bin", "mcpb");
+  const bundle = path.join(work, "image-relay-bridge.mcpb");
+  const built = execFileSync(path.join(repo, "scripts", "build-mcpb"), [bundle], { encoding: "utf8" });
+  check(/validation passes/.test(built) && fs.existsSync(bundle), "the .mcpb manifest validates and the bundle packs", built.trim());
+  const unpacked = path.join(work, "mcpb-unpacked");
+  execFileSync(mcpb, ["unpack", bundle, unpacked], { encoding: "utf8" });
+  const manifest = JSON.parse(fs.readFileSync(path.join(unpacked, "manifest.json"), "utf8"));
+  const userConfig = { base_url: `${relay}/v1`, api_key: "sk-card-check-0000", text_model: "gpt-5",
+                       image_model: "gpt-image-1.5", api_mode: "" };
+  const fill = (text) => text.replaceAll("${__dirname}", unpacked)
+    .replace(/\$\{user_config\.(\w+)\}/g, (_, key) => userConfig[key] ?? "");
+  const config = manifest.server.mcp_config;
+  const vscode = JSON.parse(fs.readFileSync(path.join(repo, ".vscode", "mcp.json"), "utf8")).servers["image-relay-bridge"];
+  const entries = {
+    "Claude Desktop bundle": { command: config.command, args: config.args.map(fill),
+      env: { ...baseEnv, ...Object.fromEntries(Object.entries(config.env).map(([k, v]) => [k, fill(v)])) } },
+    "VS Code entry": { command: vscode.command, args: vscode.args.map((a) => a.replaceAll("${workspaceFolder}", repo)),
+      env: { ...baseEnv, IMAGE_RELAY_BASE_URL: `${relay}/v1`, IMAGE_RELAY_API_KEY: "sk-card-check-0000",
+             IMAGE_RELAY_TEXT_MODEL: "gpt-5", IMAGE_RELAY_IMAGE_MODEL: "gpt-image-1.5" } },
+  };
+  for (const [name, entry] of Object.entries(entries)) {
+    check(entry.args.some((a) => a.endsWith("scripts/launch_mcp.py")), `the ${name} runs scripts/launch_mcp.py`, entry.args.join(" "));
+    const file = path.join(work, "entry.json");
+    fs.writeFileSync(file, JSON.stringify({ ...entry, cwd: project }));
+    let out = "", good = true;
+    try { out = execFileSync(python, [path.join(here, "entry_check.py"), file], { encoding: "utf8", env: baseEnv }); }
+    catch (error) { good = false; out = `${error.stdout || ""}${error.stderr || ""}`; }
+    check(good, `the ${name} starts a server that binds the card, lists one tool without it and makes an image`, out.trim().slice(0, 400));
+  }
+}
+
 async function main() {
   const relay = await startEmulator();
   const servers = {
@@ -416,6 +452,7 @@ async function main() {
     await page.close();
 
     check(errors.length === 0, "no script errors in host, sandbox or card", errors.join(" | "));
+    await desktopEntries(relay);
   } catch (error) {
     for (const [i, page] of pages.entries()) {
       if (page.isClosed()) continue;
