@@ -14,7 +14,7 @@ from .config import Settings, require
 from .errors import BridgeError, ConfigError, NetworkError, ProtocolError, RelayFailure, StreamBroken, redact
 from .user_request import GenerationRequest, Job, prepare_job
 from .relay import models
-from .relay.negotiate import Memory, unsupported_parameter
+from .relay.negotiate import Memory, previous_response_refused, unsupported_parameter
 from .progress import Heartbeat, ProgressCallback, Reporter
 from .relay.rawlog import RawLog
 from .relay.receive import Receiver, Saver
@@ -127,6 +127,13 @@ class _Run:
                     error.message += (" If a gateway sits in front of the relay and cannot pass streams on, set "
                                       "IMAGE_RELAY_STREAM=false.")
                 param = None if negotiated else unsupported_parameter(error, _sent(call))
+                if not param and previous_response_refused(error, _sent(call)):
+                    dropped = dropped | {"previous_response_id"}  # not remembered: the next id may be known
+                    note = (f"The relay could not continue from the earlier image's response ({_reason(error)}: "
+                            f"{error.message[:160]}); the saved image was uploaded instead.")
+                    self.warnings.append(note)
+                    self.reporter.emit("retry", note)
+                    continue
                 if param:
                     negotiated = True
                     dropped = dropped | {param}
@@ -193,7 +200,11 @@ class _Run:
         if len(finals) < job.n and self.mode == IMAGES:
             self.warnings.append(f"The relay returned {len(finals)} of the {job.n} images asked for.")
         outcome = self.receiver.interpreter.outcome
+        # A Responses answer holds one image; its id lets a later edit refer to it instead of uploading it.
+        response_ids = {str(finals[0].path): outcome.response_id} if self.mode == RESPONSES and outcome.response_id \
+            and len(finals) == 1 else {}
         return self._result(
+            response_ids=response_ids,
             ok=True, complete=True, image_paths=tuple(str(s.path) for s in finals), actual_size=first.info.size,
             output_format=first.info.format, bytes=first.size, revised_prompt=outcome.revised_prompt,
             usage=outcome.usage, exit_code=0)

@@ -47,6 +47,7 @@ class GenerationResult:
     raw_log_path: str | None = None
     debug_summary: dict | None = None
     warnings: tuple[str, ...] = ()
+    response_ids: dict = field(default_factory=dict)  # image path -> the Responses API answer that made it
     error: dict | None = None
     exit_code: int = 0
     extra: dict = field(default_factory=dict)
@@ -82,5 +83,7 @@ class GenerationResult:
             out["debug_summary"] = self.debug_summary
         if self.ok or self.warnings:
             out["warnings"] = list(self.warnings)
+        if self.response_ids:
+            out["response_ids"] = dict(self.response_ids)
         out.update(self.extra)
         return out

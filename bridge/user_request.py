@@ -41,6 +41,8 @@ class GenerationRequest:
     template: str | None = None
     output_dir: str | None = None
     output_name: str | None = None
+    # The Responses API answer that made image_paths[0]: the relay can edit it without a new upload.
+    previous_response_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class Job:
     output_dir: Path
     output_name: str | None
     notes: tuple[str, ...] = ()  # warnings about what was done to the input (a converted mask)
+    previous_response_id: str | None = None  # images[0] is that response's image (see GenerationRequest)
 
     @property
     def is_edit(self) -> bool:
@@ -148,7 +151,7 @@ def prepare_job(request: GenerationRequest, settings: Settings, *, base_dir: Pat
         moderation=moderation, input_fidelity=fidelity,
         negative_prompt=(request.negative_prompt if request.negative_prompt is not None else settings.negative_prompt).strip(),
         seed=request.seed, images=images, mask=mask, output_dir=out_dir.resolve(), output_name=output_name,
-        notes=tuple(notes),
+        notes=tuple(notes), previous_response_id=(request.previous_response_id or None) if images else None,
     )
 
 

@@ -200,6 +200,8 @@ class Handler(BaseHTTPRequestHandler):
         host = self.headers.get("Host") or f"{em.host}:{em.port}"
         if kind == "responses":
             builder = ResponseBuilder(job, pictures, opts.fault)
+            if not opts.stateless and not opts.fault and job.has_tool:
+                em._remember(builder.id, pictures)
         else:
             builder = ImagesBuilder(job, pictures, opts.fault, lambda data: em._publish(data, host, prefix))
         if job.stream and opts.fault not in ("leading-whitespace", "json-for-stream"):
@@ -234,7 +236,14 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiError(400, error_body(f"Unknown parameter: '{opts.param}'.", param=opts.param,
                                                code="unknown_parameter"))
         if kind == "responses":
-            return responses_job(fields)
+            earlier = None
+            previous = fields.get("previous_response_id") if isinstance(fields, dict) else None
+            if previous:
+                earlier = self.server.emulator._earlier_image(str(previous))
+                if earlier is None:
+                    raise ApiError(400, error_body(f"Previous response with id '{previous}' not found.",
+                                                   param="previous_response_id", code="previous_response_not_found"))
+            return responses_job(fields, earlier)
         if kind == "generations":
             return generations_job(fields)
         return edits_job(fields, files)

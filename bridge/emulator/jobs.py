@@ -68,7 +68,8 @@ class Job:
                 "output_format": self.output_format}
 
 
-def responses_job(data: dict) -> Job:
+def responses_job(data: dict, earlier: bytes | None = None) -> Job:
+    """``earlier``: the image of the answer ``previous_response_id`` names, the first source of an edit."""
     if not isinstance(data, dict):
         raise bad_request("The request body must be a JSON object.", code="invalid_json")
     if not data.get("model"):
@@ -77,6 +78,8 @@ def responses_job(data: dict) -> Job:
     tool = next((t for t in tools if isinstance(t, dict) and t.get("type") == "image_generation"), None)
     texts, images = [], []
     _walk_input(data.get("input"), texts, images)
+    if earlier is not None:
+        images.insert(0, earlier)
     settings = tool or {}
     job = _common(settings, "responses", " ".join(texts).strip(), images, data.get("stream"))
     job.text_model = str(data["model"])

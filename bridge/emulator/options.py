@@ -54,6 +54,7 @@ class Options:
     encoding: str | None = None  # gzip, deflate or deflate-raw: compress every answer
     drip: float | None = None  # write the status line and headers one byte per this many seconds
     filedrip: float | None = None  # write a linked file's body one byte per this many seconds
+    stateless: bool = False  # keep no Responses answers: previous_response_id is never found
 
     @classmethod
     def parse(cls, raw: dict[str, str], *, delay: float, chunk: int | None) -> Options:
@@ -71,6 +72,7 @@ class Options:
             encoding=raw.get("encoding") if raw.get("encoding") in ("gzip", "deflate", "deflate-raw") else None,
             drip=_number(raw.get("drip"), float, None),
             filedrip=_number(raw.get("filedrip"), float, None),
+            stateless=_flag(raw.get("stateless")),
         )
 
 

@@ -5,11 +5,16 @@ import socket
 import sys
 import threading
 import uuid
+from collections import OrderedDict
 from http.server import ThreadingHTTPServer
 
 from .handler import Handler
 from .options import option_segments
+from .pictures import Pictures
 from .records import RecordedRequest
+
+
+MAX_ANSWERS = 256  # Responses answers kept for previous_response_id, oldest forgotten first
 
 
 class Emulator:
@@ -23,6 +28,7 @@ class Emulator:
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
         self._files: dict[str, bytes] = {}
+        self._answers: OrderedDict[str, Pictures] = OrderedDict()  # response id -> its images (previous_response_id)
         self._conns: set[socket.socket] = set()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -90,6 +96,18 @@ class Emulator:
             self.requests.append(record)
             seen = self._counts[prefix] = self._counts.get(prefix, 0) + 1
         return times is None or seen <= times
+
+    def _remember(self, response_id: str, pictures: Pictures) -> None:
+        """Keep a Responses answer's images (drawn again on demand) so a later request can continue from it."""
+        with self._lock:
+            self._answers[response_id] = pictures
+            while len(self._answers) > MAX_ANSWERS:
+                self._answers.popitem(last=False)
+
+    def _earlier_image(self, response_id: str) -> bytes | None:
+        with self._lock:
+            pictures = self._answers.get(response_id)
+        return None if pictures is None else pictures.final_bytes(0)
 
     def _publish(self, data: bytes, host: str, prefix: str = "") -> str:
         """A relay file URL for data; it keeps the request's options (``filedrip``) in its path."""

@@ -94,14 +94,19 @@ def _responses_call(job: Job, settings: Settings, dropped: frozenset[str]) -> Ht
     if job.mask is not None:
         tool["input_image_mask"] = {"image_url": _data_url(job.mask)}
     tool = _without(tool, dropped)
-    if job.is_edit:
+    body: dict = {"model": settings.text_model}
+    uploads = job.images
+    if job.previous_response_id and "previous_response_id" not in dropped:
+        # The relay holds the earlier turn and its image: continue from it, upload only what is new.
+        body["previous_response_id"] = job.previous_response_id
+        uploads = job.images[1:]
+    if uploads:
         content = [{"type": "input_text", "text": job.prompt}]
-        content += [{"type": "input_image", "image_url": _data_url(img), "detail": "auto"} for img in job.images]
+        content += [{"type": "input_image", "image_url": _data_url(img), "detail": "auto"} for img in uploads]
         user_input: object = [{"role": "user", "content": content}]
     else:
         user_input = job.prompt
-    body = {"model": settings.text_model, "stream": stream, "input": user_input, "tools": [tool],
-            "tool_choice": {"type": "image_generation"}}
+    body.update({"stream": stream, "input": user_input, "tools": [tool], "tool_choice": {"type": "image_generation"}})
     return HttpCall(path="/responses", stream=stream, json=body)
 
 

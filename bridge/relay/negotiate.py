@@ -16,9 +16,18 @@ from ..paths import user_cache_dir
 from ..system.files import replace
 
 DROPPABLE = frozenset({"size", "quality", "background", "output_format", "output_compression", "moderation",
-                       "input_fidelity", "partial_images", "negative_prompt", "seed", "n", "action"})
+                       "input_fidelity", "partial_images", "negative_prompt", "seed", "n", "action",
+                       "previous_response_id"})
 _UNKNOWN = re.compile(r"(?:unknown|unrecognized|unsupported|unexpected)\s+(?:parameter|field|argument)s?:?\s*"
                       r"['\"`]?([A-Za-z_\[\]0-9.]+)", re.I)
+
+
+def previous_response_refused(error: BridgeError, sent: set[str]) -> bool:
+    """A relay that cannot continue from an earlier response: it does not know the id (another
+    channel, expired, never stored) or the field; the image is then uploaded instead."""
+    if "previous_response_id" not in sent or error.stream_started or error.status_code not in (400, 404, 422):
+        return False
+    return error.param == "previous_response_id" or re.search(r"previous[ _]response", error.message, re.I) is not None
 
 
 def unsupported_parameter(error: BridgeError, sent: set[str]) -> str | None:

@@ -44,7 +44,7 @@ DESCRIPTION = """Generate or edit an image through the user's own OpenAI-compati
 
 Generation usually takes one to three minutes: call once and wait. If the result says the image is still being generated, call again with the job_id it gives (do not start a new generation: that is billed again).
 On success the result's first line is a markdown image tag for the saved file: put it in your reply to show the image; a preview of the image is attached for you to look at.
-With `image_paths` the call is an edit of those images (optionally with `mask_path`: transparent pixels, or white on black, mark the area to change). On failure the result says the error code, the message and what to do next.
+With `image_paths` the call is an edit of those images (optionally with `mask_path`: transparent pixels, or white on black, mark the area to change). To change an image this tool made earlier ("now make it night"), pass `edit_of` with its saved path (or job id) and say only what to change. On failure the result says the error code, the message and what to do next.
 Never print the API key, headers or relay URLs."""
 
 class _Server(MCPServer):
@@ -94,6 +94,7 @@ async def generate_image(
     output_name: Annotated[str | None, Field(description="A short file-name stem for the saved image instead of one made from the prompt (no slashes).")] = None,
     use_prompt_template: Annotated[bool, Field(description="Wrap the prompt in the user's configured prompt template. Default true; false sends the prompt exactly as written.")] = True,
     job_id: Annotated[str | None, Field(description="The job id an earlier result gave for an image still being generated: wait for that job and return its image instead of starting a new (billed) generation.")] = None,
+    edit_of: Annotated[str | None, Field(description="Edit an image this server made earlier: its job id or its saved path (from a result). A follow-up such as 'now make it night' needs only this and the prompt; through the relay's Responses API the image is referred to, not uploaded again. image_paths, if given, are added as references.")] = None,
     ctx: Context = None,
 ) -> CallToolResult:
     from ..config import load_settings
@@ -121,12 +122,21 @@ async def generate_image(
     else:
         base = await _project_dir(ctx)
         settings = _with_output_dir(settings, base)
+        sources, previous = tuple(image_paths or ()), None
+        if edit_of:
+            from .sources import produced_image
+            try:
+                earlier = produced_image(jobs, edit_of)
+            except BridgeError as error:
+                return _failed(GenerationResult(ok=False, elapsed_seconds=0.0, error=error.to_dict(),
+                                                exit_code=int(error.exit_code)), jobs)
+            sources, previous = (earlier.path, *sources), earlier.response_id
         request = GenerationRequest(
-            prompt=prompt, image_paths=tuple(image_paths or ()), mask_path=mask_path, size=size, quality=quality,
+            prompt=prompt, image_paths=sources, mask_path=mask_path, size=size, quality=quality,
             output_format=output_format, background=background, output_compression=output_compression,
             partial_images=partial_images, n=n or 1, moderation=moderation, input_fidelity=input_fidelity,
             negative_prompt=negative_prompt, seed=seed,
-            use_template=use_prompt_template, output_name=output_name)
+            use_template=use_prompt_template, output_name=output_name, previous_response_id=previous)
         job = _start(jobs, request, settings, base)
         card.note(job)
     if not await _wait(job, settings, ctx):

@@ -194,7 +194,8 @@ class Jobs:
             record.update(finished=round(time.time(), 3), ok=result.ok, image_paths=list(result.image_paths),
                           partial_image_paths=list(result.partial_image_paths), alt_text=result.alt_text,
                           error=result.error, actual_size=result.actual_size, output_format=result.output_format,
-                          bytes=result.bytes, elapsed_seconds=result.elapsed_seconds)
+                          bytes=result.bytes, elapsed_seconds=result.elapsed_seconds,
+                          response_ids=dict(result.response_ids))
         return record
 
     def _dump(self, record: dict) -> None:
