@@ -23,6 +23,7 @@ from . import __version__
 from .config import FIELDS, Settings, load_settings, variable
 from .errors import BridgeError, redact
 from .relay.diagnose import error_from_body
+from .relay.models import size_problem
 from .relay.transport import probe
 from .system.console import utf8_stdio, write_json
 
@@ -121,6 +122,11 @@ def diagnose(settings: Settings) -> Report:
         missing = _missing_models(settings, report.api_mode, listed)
         if missing:
             report.api_mode, report.verdict = None, missing
+    misfit = size_problem(settings.image_model, settings.size)
+    if report.api_mode is not None and misfit is not None:
+        report.api_mode, report.verdict = None, (
+            f"IMAGE_RELAY_DEFAULT_SIZE={settings.size} is not a size {settings.image_model} takes ({misfit[0]}), so "
+            f"every call without a size would be refused: set auto or one of {', '.join(misfit[1])}.")
     report.ok = report.api_mode is not None
     return report
 

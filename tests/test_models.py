@@ -182,3 +182,17 @@ async def test_the_tool_names_the_configured_models_sizes_and_refuses_others(rel
     assert result.is_error and text.startswith("Image generation failed (invalid_input): Size 2560x1440 is not "
                                                "available for gpt-image-1")
     assert "Nearest: 1536x1024, 1024x1024." in text and "nothing was sent" in text
+
+
+def test_the_doctor_names_a_default_size_the_model_cannot_take(relay_env, monkeypatch):
+    import json as json_
+    from bridge.doctor import main
+    monkeypatch.setenv("IMAGE_RELAY_IMAGE_MODEL", "gpt-image-1.5")
+    out = io.StringIO()
+    assert main(["--json"], stdout=out) == 1
+    verdict = json_.loads(out.getvalue())["verdict"]
+    assert verdict.startswith("IMAGE_RELAY_DEFAULT_SIZE=64x48 is not a size gpt-image-1.5 takes")
+    assert "set auto or one of 1536x1024, 1024x1024" in verdict
+    monkeypatch.setenv("IMAGE_RELAY_DEFAULT_SIZE", "1536x1024")
+    out = io.StringIO()
+    assert main(["--json"], stdout=out) == 0
