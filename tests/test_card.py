@@ -77,6 +77,7 @@ async def test_a_client_with_the_extension_gets_the_bound_tool_hidden_tools_and_
     assert [str(r.uri) for r in resources] == [CARD_URI]
     content = read.contents[0]
     assert content.mime_type == "text/html;profile=mcp-app"
+    assert content.meta["ui"] == {"csp": {"resourceDomains": ["data:"]}, "prefersBorder": True}
     html = content.text
     assert html.startswith("<!doctype html>") and "<script src" not in html and "<link" not in html
     assert len(html.encode()) < 40_000  # one small self-contained document

@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 
 import anyio
 import anyio.to_thread
-from mcp.server.apps import Apps, client_supports_apps
+from mcp.server.apps import Apps, ResourceCsp, client_supports_apps
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ImageContent, TextContent
 from pydantic import Field
@@ -80,7 +80,9 @@ class Card(Apps):
         self._jobs = jobs  # () -> Jobs: the one job lookup generate_image's job_id uses
         self.add_html_resource(CARD_URI, card_html(), name="image-card", title="Image card",
                                description="The images of a generate_image result, its progress and actions.",
-                               prefers_border=True)
+                               # Every image the card shows is a data: URL; some hosts (the MCP Inspector)
+                               # allow no images at all unless the resource asks for them.
+                               csp=ResourceCsp(resource_domains=["data:"]), prefers_border=True)
         self.tool(resource_uri=CARD_URI, visibility=["app"], name="card_generate", description=(
             "For the image card only: start a new billed generation from a card action "
             "(regenerate, variation, edit) and return at once."))(self.card_generate)
