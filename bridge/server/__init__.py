@@ -1,5 +1,6 @@
 """The MCP wing: the ``image-relay-mcp`` server, its background jobs and the text the model reads.
 
-Belongs here: MCP transports, the tool, jobs that outlive a call, replies and previews for the model.
+Belongs here: MCP transports, the tool, jobs that outlive a call, replies and previews for the model,
+the image card for hosts that render MCP Apps (``card``, its HTML in ``card/``).
 Not here: the generation itself (``core`` and below), which works the same without MCP.
 """
