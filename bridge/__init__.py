@@ -4,6 +4,8 @@ The package reads as the data flows, top to bottom; imports only point down or t
 
     faces        cli · setup · doctor · viewer          server/ (the MCP server: app, background jobs, replies)
                    |                                      |
+    clients/     register (each agent's own way to add the server) · opencode (its config file)
+                   |
     composer     core · fanout    (settings -> the user's request -> relay call -> image files -> result)
                    |
     relay/       call (build the HTTP call) · models (what each image model takes) · transport
@@ -18,8 +20,7 @@ The package reads as the data flows, top to bottom; imports only point down or t
     emulator/    a relay on loopback for tests and trials; it uses images/ and the model table
                  (relay/models, so it refuses what the bridge refuses) and nothing above them
 
-Homes decided ahead: per-client registration and manifests in ``clients/``; the
-MCP Apps card, HTTP authentication and job runner inside ``server/``.
+Homes decided ahead: the MCP Apps card, HTTP authentication and job runner inside ``server/``.
 
 The public names load on first use, so ``import bridge`` (and the MCP server's start-up, which
 must answer ``initialize`` fast) never pays for requests, dotenv or the core until a call needs them.

@@ -15,7 +15,6 @@ import argparse
 import getpass
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,16 +23,14 @@ from typing import TextIO
 from . import __version__
 from .config import resolve_settings
 from .doctor import diagnose
+from .clients.register import CLIENTS, hint, register
 from .paths import user_config_file
 from .system.console import utf8_stdio
 from .system.files import replace
 
 PROG = "image-relay-setup"
-REGISTER = {
-    "claude": ["claude", "mcp", "add-json", "-s", "user", "image-relay-bridge",
-               '{"type":"stdio","command":"image-relay-mcp","timeout":600000}'],
-    "codex": ["codex", "mcp", "add", "image-relay-bridge", "--", "image-relay-mcp"],
-}
+# Flags that describe the relay: with none of them and a config file in place, --register only registers.
+_RELAY_FLAGS = ("base_url", "api_key_stdin", "text_model", "image_model", "api_mode", "header", "force")
 
 
 class SetupFailed(Exception):
@@ -53,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="extra request header for a gateway (repeatable); a secret")
     p.add_argument("--non-interactive", action="store_true", help="ask nothing: flags and the environment only")
     p.add_argument("--force", action="store_true", help="replace an existing config file (a backup is kept)")
-    p.add_argument("--register", action="append", choices=sorted(REGISTER), default=[],
-                   help="also register the MCP server with this client (repeatable)")
+    p.add_argument("--register", action="append", choices=sorted(CLIENTS), default=[], metavar="CLIENT",
+                   help=f"also register the MCP server with this client (repeatable): {', '.join(CLIENTS)}; with "
+                        "a config file in place and no other flag, only this is done")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
 
@@ -68,6 +66,10 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: 
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:
         return 2 if exit_.code else 0
+    existing = user_config_file(os.environ)
+    if args.register and existing.is_file() and not any(getattr(args, flag) for flag in _RELAY_FLAGS):
+        print(f"Using the user config file {existing} as it is (image-relay-setup --force replaces it).", file=stdout)
+        return 0 if all([register(client, stdout, stderr) for client in args.register]) else 1
     try:
         values = _collect(args, stdin, stdout, ask, ask_secret)
         path = _write(values, args, stdout, ask)
@@ -79,12 +81,12 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: 
         return 1
     print(f"Wrote {path} (mode 0600).", file=stdout)
     for client in args.register:
-        _register(client, stdout, stderr)
-    print("\nTo use the bridge from Claude Code or Codex:", file=stdout)
-    for client, command in REGISTER.items():
+        register(client, stdout, stderr)
+    print("\nTo use the bridge from an agent, install its plugin or extension (see the README), or register "
+          "the server:", file=stdout)
+    for client in CLIENTS:
         if client not in args.register:
-            print("  " + " ".join(_quoted(part) for part in command), file=stdout)
-    print("  (or install the plugin: see the README's plugin section)", file=stdout)
+            print(f"  {CLIENTS[client].title}: {hint(client)}", file=stdout)
     return 0
 
 
@@ -193,24 +195,6 @@ def _env_value(value: str) -> str:
     if value and not any(c in value for c in " #'\"\\;{}"):
         return value
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _register(client: str, stdout: TextIO, stderr: TextIO) -> None:
-    command = REGISTER[client]
-    if shutil.which(command[0]) is None:
-        print(f"{PROG}: {command[0]} is not on PATH; register it later with: "
-              + " ".join(_quoted(p) for p in command), file=stderr)
-        return
-    done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", errors="replace")
-    if done.returncode == 0:
-        print(f"Registered the MCP server with {client}.", file=stdout)
-    else:
-        print(f"{PROG}: {command[0]} did not register the server (exit {done.returncode}); run: "
-              + " ".join(_quoted(p) for p in command), file=stderr)
-
-
-def _quoted(part: str) -> str:
-    return f"'{part}'" if any(c in part for c in ' {}"') else part
 
 
 if __name__ == "__main__":
