@@ -5,6 +5,7 @@ The package reads as the data flows, top to bottom; imports only point down or t
     faces        cli · setup · doctor · viewer          server/ (the MCP server: app, background jobs, replies)
                    |                                      |
     clients/     register (each agent's own way to add the server) · opencode (its config file)
+                 · host (which agent started the server)
                    |
     composer     core · fanout    (settings -> the user's request -> relay call -> image files -> result)
                    |

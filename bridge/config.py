@@ -272,8 +272,14 @@ def load_settings(flags: Mapping[str, str | None] | None = None, environ: Mappin
     return resolve_settings(layers, config_file=str(user_file))
 
 
-def require(settings: Settings, mode: str) -> None:
-    """Raise ConfigError naming the first missing setting that mode needs."""
+_LABELS = {"base_url": "The relay's base URL", "api_key": "The relay's API key", "text_model": "The text model",
+           "image_model": "The image model"}
+
+
+def require(settings: Settings, mode: str, environ: Mapping[str, str] = os.environ) -> None:
+    """Raise ConfigError naming the first missing setting that mode needs: the guided setup and the
+    user config file first; the environment only when the variable never reached this process (a
+    client may pass it empty, or filter names that look secret)."""
     # A gateway that takes its key in a header of its own (api-key, x-portkey-api-key) needs no bearer key.
     needed = ["base_url"] if settings.extra_headers else ["base_url", "api_key"]
     if mode in ("responses", "auto"):
@@ -282,9 +288,12 @@ def require(settings: Settings, mode: str) -> None:
         needed.append("image_model")
     for name in needed:
         if not getattr(settings, name):
+            key = variable(name)
+            absent = f", or set {key} in the environment that starts the bridge" if key not in environ else ""
             raise ConfigError(
-                f"{variable(name)} is not set: add it to the user config file {settings.config_file} "
-                f"or set it in the environment (or run with --emulator to try the bridge without a relay).")
+                f"{_LABELS[name]} is not set: run image-relay-setup in a terminal, or add {key}=… to the user config "
+                f"file {settings.config_file}{absent} (image-relay-generate --emulator tries the bridge without a "
+                "relay).")
 
 
 # A client's manifest may pass `"IMAGE_RELAY_API_KEY": "$IMAGE_RELAY_API_KEY"` to get past its own

@@ -126,3 +126,18 @@ def test_an_unexpanded_reference_from_a_client_manifest_counts_as_unset(isolated
 def test_a_key_that_merely_holds_a_dollar_is_kept(isolated_env, tmp_path):
     environ = {"HOME": str(tmp_path), "IMAGE_RELAY_API_KEY": "sk-$abc-123"}
     assert load_settings({}, environ, cwd=isolated_env).api_key == "sk-$abc-123"
+
+
+def test_a_missing_key_points_at_the_setup_first_and_the_environment_only_when_absent():
+    settings = resolve_settings([("env", {"IMAGE_RELAY_BASE_URL": "http://r/v1"})],
+                                config_file="/home/u/.config/image-relay-bridge/.env")
+    with pytest.raises(ConfigError) as absent:
+        require(settings, "images", environ={})
+    message = absent.value.message
+    assert message.startswith("The relay's API key is not set: run image-relay-setup in a terminal, or add "
+                              "IMAGE_RELAY_API_KEY=… to the user config file /home/u/.config/image-relay-bridge/.env")
+    assert "set IMAGE_RELAY_API_KEY in the environment" in message
+    # The client passed it, but empty (or unexpanded): the environment is not where the fix is.
+    with pytest.raises(ConfigError) as passed_empty:
+        require(settings, "images", environ={"IMAGE_RELAY_API_KEY": ""})
+    assert "environment" not in passed_empty.value.message and "image-relay-setup" in passed_empty.value.message

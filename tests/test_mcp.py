@@ -456,3 +456,32 @@ async def test_calls_beyond_the_job_limit_wait_and_say_how_many_are_ahead(mcp_en
     assert len({saved(r)[0] for r in results}) == 3
     waits = [m for messages in progress.values() for m in messages if m.startswith("Waiting for a free slot")]
     assert any("1 ahead" in m for m in waits) and any("0 ahead" in m for m in waits)
+
+
+@pytest.mark.parametrize("client, plugin_root, hinted", [
+    ("claude-code", "/plugins/image-relay-bridge", True),
+    ("claude-code", None, False),  # registered by hand: Claude Code has no plugin settings for it
+    ("gemini-cli-mcp-client", "/plugins/image-relay-bridge", False),
+])
+async def test_the_plugin_settings_hint_appears_only_under_claude_codes_plugin(mcp_env, monkeypatch, client,
+                                                                              plugin_root, hinted):
+    from mcp.types import Implementation
+    monkeypatch.setenv("IMAGE_RELAY_API_KEY", "")
+    if plugin_root:
+        monkeypatch.setenv("CLAUDE_PLUGIN_ROOT", plugin_root)
+    async with Client(server, client_info=Implementation(name=client, version="1")) as session:
+        result = await session.call_tool("generate_image", {"prompt": "x"})
+    text = result.content[0].text
+    assert text.startswith("Image generation failed (config_missing): The relay's API key is not set: run "
+                           "image-relay-setup in a terminal")
+    assert "Next: Tell the user to run image-relay-setup" in text
+    assert ("/plugin configure" in text) is hinted
+
+
+async def test_the_show_the_tag_directive_is_where_every_client_reads_instructions():
+    # Not only in the result: Gemini CLI marks tool results as untrusted data for its model.
+    async with Client(server) as client:
+        instructions = client.instructions
+        [tool] = (await client.list_tools()).tools
+    for text in (instructions, tool.description):
+        assert "markdown image tag" in text and "put that tag in your reply" in text and "job_id" in text

@@ -43,7 +43,7 @@ log = logging.getLogger("image-relay-mcp")
 DESCRIPTION = """Generate or edit an image through the user's own OpenAI-compatible image relay and save it locally.
 
 Generation usually takes one to three minutes: call once and wait. If the result says the image is still being generated, call again with the job_id it gives (do not start a new generation: that is billed again).
-On success the result's first line is a markdown image tag for the saved file: put it in your reply to show the image; a preview of the image is attached for you to look at.
+On success the result's first line is a markdown image tag for the saved file: always put that tag in your reply, on a line of its own, so the user sees the image; a preview of the image is attached for you to look at.
 With `image_paths` the call is an edit of those images (optionally with `mask_path`: transparent pixels, or white on black, mark the area to change). To change an image this tool made earlier ("now make it night"), pass `edit_of` with its saved path (or job id) and say only what to change. On failure the result says the error code, the message and what to do next.
 Never print the API key, headers or relay URLs."""
 
@@ -67,9 +67,14 @@ def _model_sizes() -> str:
 
 
 _card = card.Card(lambda: _jobs())  # only clients that render MCP Apps see it
+# What to do with a result is said here and in the description, which every client's model reads as
+# instructions: Gemini CLI wraps tool results in <untrusted_context> and tells its model to ignore
+# directives inside; the result itself still leads with the tag.
 server = _Server("image-relay-bridge", version=__version__,
-                 instructions="Use generate_image to create or edit images; show the markdown image tag it returns "
-                              "to the user.", extensions=[_card])
+                 instructions="Use generate_image to create or edit images. Its result starts with a markdown image "
+                              "tag for the saved file: put that tag in your reply, on a line of its own, so the user "
+                              "sees the image. If a result says the image is still being generated, call again with "
+                              "its job_id instead of starting a new, billed generation.", extensions=[_card])
 _card.install(server)
 
 
@@ -106,7 +111,7 @@ async def generate_image(
         settings = load_settings({"IMAGE_RELAY_API_MODE": api_mode}, fallback=_FALLBACK)
     except BridgeError as error:
         return _failed(GenerationResult(ok=False, elapsed_seconds=0.0, error=error.to_dict(),
-                                        exit_code=int(error.exit_code)), None)
+                                        exit_code=int(error.exit_code)), None, ctx)
     jobs = _jobs()
     jobs.max_jobs = settings.mcp_max_jobs
     if job_id:
@@ -143,7 +148,7 @@ async def generate_image(
         return _text_result(_pending(job, jobs))
     jobs.mark_reported(job.id)
     result = job.result
-    return await _image_result(result, settings, jobs) if result.ok else _failed(result, jobs)
+    return await _image_result(result, settings, jobs) if result.ok else _failed(result, jobs, ctx)
 
 
 _FALLBACK: dict[str, str] = {}  # defaults from the server's command line (the plugin's entry)
@@ -319,9 +324,14 @@ async def _image_result(result: GenerationResult, settings: Settings, jobs: Jobs
     return _text_result(text, extra=previews, structured=result.to_dict() if settings.mcp_structured else None)
 
 
-def _failed(result: GenerationResult, jobs: Jobs | None) -> CallToolResult:
+def _failed(result: GenerationResult, jobs: Jobs | None, ctx: Context | None = None) -> CallToolResult:
+    from ..clients.host import claude_plugin, client_name
     from .replies import failure_text
-    return _text_result("\n".join([failure_text(result), *_notices(jobs)]), error=True)
+    try:
+        client = client_name(ctx.session) if ctx is not None else None
+    except Exception:  # noqa: BLE001 - outside a request there is no session; the advice stays general
+        client = None
+    return _text_result("\n".join([failure_text(result, claude_plugin(client)), *_notices(jobs)]), error=True)
 
 
 def _record_result(record: dict, jobs: Jobs) -> CallToolResult:

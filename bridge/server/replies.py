@@ -15,8 +15,8 @@ from ..result import GenerationResult, markdown_image
 # What the model should do next, by error code; the message itself says what happened.
 _NEXT = {
     "invalid_input": "Fix the argument the message names and call again; nothing was sent.",
-    "config_missing": "Tell the user to run image-relay-setup in a terminal (in Claude Code also /plugin configure "
-                      "image-relay-bridge@image-relay-bridge); never ask for the key in chat.",
+    "config_missing": "Tell the user to run image-relay-setup in a terminal (it checks the relay and writes the user "
+                      "config file); never ask for the key in chat.",
     "config_invalid": "Tell the user which setting to correct in the user config file.",
     "unauthorized": "Tell the user the relay refused their key; do not retry.",
     "upstream_unauthorized": "Tell the user the gateway's own upstream key was refused; its operator must fix it.",
@@ -28,6 +28,9 @@ _NEXT = {
     "lost": "Its server stopped while it ran; show the partial image if any, and ask before generating again.",
 }
 _DEFAULT_NEXT = "Tell the user what failed; call again only if they agree (the attempt may have been billed)."
+# Only Claude Code's plugin has settings of its own.
+_CLAUDE_PLUGIN_NEXT = {"config_missing": " In Claude Code, /plugin configure image-relay-bridge@image-relay-bridge "
+                                         "also sets the relay."}
 
 
 def success_text(result: GenerationResult) -> str:
@@ -42,7 +45,7 @@ def success_text(result: GenerationResult) -> str:
     return "\n".join(lines)
 
 
-def failure_text(result: GenerationResult) -> str:
+def failure_text(result: GenerationResult, claude_plugin: bool = False) -> str:
     error = result.error or {}
     code = error.get("code", "error")
     lines = [f"Image generation failed ({code}): {error.get('message', '')}"]
@@ -50,7 +53,7 @@ def failure_text(result: GenerationResult) -> str:
         lines.append(f"The best partial image was kept: {markdown_image(result.image_paths[0], result.alt_text)}")
     elif result.partial_image_paths:
         lines.append(f"A partial image was kept: {markdown_image(result.partial_image_paths[-1], result.alt_text)}")
-    lines.append(f"Next: {_NEXT.get(code, _DEFAULT_NEXT)}")
+    lines.append(f"Next: {_NEXT.get(code, _DEFAULT_NEXT)}{_CLAUDE_PLUGIN_NEXT.get(code, '') if claude_plugin else ''}")
     return "\n".join(lines)
 
 
