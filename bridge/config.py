@@ -279,7 +279,7 @@ _LABELS = {"base_url": "The relay's base URL", "api_key": "The relay's API key",
 def require(settings: Settings, mode: str, environ: Mapping[str, str] = os.environ) -> None:
     """Raise ConfigError naming the first missing setting that mode needs: the guided setup and the
     user config file first; the environment only when the variable never reached this process (a
-    client may pass it empty, or filter names that look secret)."""
+    client may pass it empty; one passed unexpanded, ``$NAME``, was never set)."""
     # A gateway that takes its key in a header of its own (api-key, x-portkey-api-key) needs no bearer key.
     needed = ["base_url"] if settings.extra_headers else ["base_url", "api_key"]
     if mode in ("responses", "auto"):
@@ -289,7 +289,9 @@ def require(settings: Settings, mode: str, environ: Mapping[str, str] = os.envir
     for name in needed:
         if not getattr(settings, name):
             key = variable(name)
-            absent = f", or set {key} in the environment that starts the bridge" if key not in environ else ""
+            passed = environ.get(key)
+            absent = passed is None or bool(_UNEXPANDED.match(passed.strip()))  # never set by the user
+            absent = f", or set {key} in the environment that starts the bridge" if absent else ""
             raise ConfigError(
                 f"{_LABELS[name]} is not set: run image-relay-setup in a terminal, or add {key}=… to the user config "
                 f"file {settings.config_file}{absent} (image-relay-generate --emulator tries the bridge without a "

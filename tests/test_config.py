@@ -137,6 +137,9 @@ def test_a_missing_key_points_at_the_setup_first_and_the_environment_only_when_a
     assert message.startswith("The relay's API key is not set: run image-relay-setup in a terminal, or add "
                               "IMAGE_RELAY_API_KEY=… to the user config file /home/u/.config/image-relay-bridge/.env")
     assert "set IMAGE_RELAY_API_KEY in the environment" in message
+    with pytest.raises(ConfigError) as unexpanded:  # a client's manifest passed "$IMAGE_RELAY_API_KEY" unset
+        require(settings, "images", environ={"IMAGE_RELAY_API_KEY": "$IMAGE_RELAY_API_KEY"})
+    assert "set IMAGE_RELAY_API_KEY in the environment" in unexpanded.value.message
     # The client passed it, but empty (or unexpanded): the environment is not where the fix is.
     with pytest.raises(ConfigError) as passed_empty:
         require(settings, "images", environ={"IMAGE_RELAY_API_KEY": ""})
