@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""A scripted stand-in for the model behind Claude Code and Codex, to see what a model receives.
+"""A scripted stand-in for the model behind the agents, to see what a model receives.
 
-It speaks the Anthropic Messages API (``POST /v1/messages``, streamed or not) for Claude Code and
-the OpenAI Responses API (``POST /v1/responses``, streamed) for Codex, records every request it
-gets (one JSON line each), and plays a short script: call ``generate_image``, read the result,
-answer. It never talks to anything but its clients, on loopback.
+It speaks the Anthropic Messages API (``POST /v1/messages``, streamed or not) for Claude Code,
+the OpenAI Responses API (``POST /v1/responses``, streamed) for Codex, Chat Completions
+(``standin_chat``) for Qwen Code, opencode and Copilot CLI, and the Gemini API
+(``standin_gemini``) for Gemini CLI; records every request it gets (one JSON line each), and
+plays a short script: call ``generate_image``, read the result, answer. It never talks to
+anything but its clients, on loopback.
 
 Scripts (``--script``):
   image      call generate_image once with --arguments, then reply with the result's first line
@@ -22,6 +24,9 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import standin_chat
+import standin_gemini
 
 TOOL = "generate_image"
 
@@ -217,11 +222,42 @@ class Handler(BaseHTTPRequestHandler):
             if body.get("stream"):
                 return self._sse(anthropic_events(action, value, tool, model))
             return self._json(200, anthropic_message(action, value, tool, model))
+        if path.endswith("/chat/completions"):
+            return self._chat(body, model)
+        if ":" in path.rsplit("/", 1)[-1]:  # Gemini: /v1beta/models/<model>:<method>
+            return self._gemini(path.rsplit(":", 1)[1], body)
         if path.endswith("/responses"):
             tool = responses_tool(body)
             action, value = self.server.director.next(tool, responses_results(body, tool))
             return self._sse(responses_events(action, value, tool, model))
         self._json(404, {"error": {"message": f"no route {path}"}})
+
+    def _chat(self, body: dict, model: str) -> None:
+        how, tool = standin_chat.plan(body, _pick)
+        if not body.get("tools"):  # side requests (titles, summaries): a plain short answer
+            action, value = "say", "ok"
+        elif how == "search":
+            action, value, tool = "call", standin_chat.search_arguments(body), standin_chat.SEARCH
+        else:
+            action, value = self.server.director.next(tool, standin_chat.results(body, tool))
+            if how == "proxy" and action == "call":
+                action, value, tool = "call", {"name": tool, "arguments": value}, standin_chat.PROXY
+        if body.get("stream"):
+            return self._sse([(None, c) for c in standin_chat.chunks(action, value, tool, model)], done=True)
+        return self._json(200, standin_chat.message(action, value, tool, model))
+
+    def _gemini(self, method: str, body: dict) -> None:
+        if method == "countTokens":
+            return self._json(200, {"totalTokens": 10})
+        tool = standin_gemini.tool(body, _pick)
+        if not body.get("tools"):  # the CLI's own side requests (model routing, summaries)
+            action, value = "say", standin_gemini.side_answer(body)
+        else:
+            action, value = self.server.director.next(tool, standin_gemini.results(body, tool))
+        answer = standin_gemini.candidate(action, value, tool)
+        if method == "streamGenerateContent":
+            return self._sse([(None, answer)])
+        return self._json(200, answer)
 
     def _json(self, status: int, payload: dict) -> None:
         data = json.dumps(payload).encode()
@@ -231,8 +267,10 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _sse(self, events: list[tuple[str, dict]]) -> None:
-        data = "".join(f"event: {name}\ndata: {json.dumps(payload)}\n\n" for name, payload in events).encode()
+    def _sse(self, events: list[tuple[str | None, dict]], done: bool = False) -> None:
+        data = "".join((f"event: {name}\n" if name else "") + f"data: {json.dumps(payload)}\n\n"
+                       for name, payload in events) + ("data: [DONE]\n\n" if done else "")
+        data = data.encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Content-Length", str(len(data)))
