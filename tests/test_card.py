@@ -205,3 +205,11 @@ async def test_a_card_edit_followed_to_its_end_keeps_its_source_and_arguments(mc
                 pass
     assert status["status"] == "done" and status["edit"] and status["sources"][0]["src"].startswith("data:")
     assert status["arguments"]["image_paths"] == [first["images"][0]["path"]]
+
+
+async def test_with_previews_off_the_card_still_gets_pictures(mcp_env, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_MCP_PREVIEW_SIZE", "0")
+    async with apps_client() as client:
+        result = await client.call_tool("generate_image", {"prompt": "no previews", "size": "256x256"})
+    assert [b.type for b in result.content] == ["text"]  # what the model gets is unchanged
+    assert card_of(result)["images"][0]["src"].startswith("data:image/")

@@ -293,7 +293,7 @@ async def _describe(job: Any, result: CallToolResult | None, arguments: dict, se
                  "path": path, "bytes": _size(path)}
         if len(previews) == min(len(images), 4) and i < len(previews):
             entry["preview"] = previews[i]  # the result's own preview block
-        elif result is None:
+        else:  # no preview in the result (previews off, past the fourth, or card_status): one of its own
             entry["src"] = await _data_url(path, 1024, 300_000)
         card["images"].append(entry)
     partials = _paths(job, "partial") if status != "done" else []
