@@ -135,7 +135,7 @@ def from_user_config() -> None:
 
 def ready(venv: Path, wanted: str) -> bool:
     marker = venv / READY
-    return marker.is_file() and marker.read_text().strip() == wanted and server_in(venv).exists()
+    return marker.is_file() and marker.read_text(encoding="utf-8").strip() == wanted and server_in(venv).exists()
 
 
 class Lock:
@@ -146,7 +146,7 @@ class Lock:
 
     def __enter__(self) -> Lock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = open(self.path, "a+")
+        self.handle = open(self.path, "a+", encoding="utf-8")
         if os.name == "nt":
             import msvcrt
             while True:
@@ -192,7 +192,7 @@ def build(venv: Path, wanted: str) -> None:
                              f"{step[1]} failed); install the server yourself with: "
                              f"python3 -m pip install '{ROOT}[mcp]' (or pipx install '{ROOT}[mcp]'), then restart "
                              "the client.")
-    (venv / READY).write_text(wanted)
+    (venv / READY).write_text(wanted, encoding="utf-8")
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -221,7 +221,24 @@ def build_environment() -> None:
         say(f"environment ready in {time.monotonic() - started:.0f} s")
 
 
+def become(program: str, args: list[str]) -> None:
+    """Hand this process over to ``program``. POSIX replaces the process. Windows has no exec:
+    ``os.execv`` there starts a new process and joins its arguments unquoted (a path with a space
+    splits), so the server runs as a child on the same stdin/stdout and its exit code is passed on.
+    A console's Ctrl-C and Ctrl-Break reach both; the child decides when it ends."""
+    if os.name != "nt":
+        os.execv(program, [program, *args])
+    child = subprocess.Popen([program, *args])
+    while True:
+        try:
+            raise SystemExit(child.wait())
+        except KeyboardInterrupt:
+            continue  # the child got the same Ctrl-C; wait for it to finish its reply
+
+
 def main() -> None:
+    if hasattr(sys.stderr, "reconfigure"):
+        sys.stderr.reconfigure(encoding="utf-8", errors="backslashreplace")  # paths in messages, any code page
     if sys.version_info < (3, 10):
         raise SystemExit(f"{NAME}: needs Python 3.10 or newer (this is {sys.version.split()[0]}); install one and "
                          "put python3 on the PATH.")
@@ -236,18 +253,18 @@ def main() -> None:
     from_user_config()
     found = installed_on_path(wanted) if command == COMMANDS["mcp"] else None
     if found:
-        os.execv(found, [found, *args])
+        become(found, args)
     venv = cache_dir() / f"env-{wanted}"
     if not ready(venv, wanted):
         prepare(venv, wanted)
     server = str(server_in(venv, command))
     try:
-        os.execv(server, [server, *args])
+        become(server, args)
     except OSError:  # the environment broke (its Python was removed or upgraded): make it again
         say("its Python environment is broken; making it again…")
         (venv / READY).unlink(missing_ok=True)
         prepare(venv, wanted)
-        os.execv(server, [server, *args])
+        become(server, args)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,9 @@ NAME = PROJECT["name"]
 PLUGIN_MANIFESTS = ["plugin.json", ".claude-plugin/plugin.json", ".codex-plugin/plugin.json"]
 MARKETPLACES = [".claude-plugin/marketplace.json", ".agents/plugins/marketplace.json"]
 EXTENSIONS = ["gemini-extension.json", "qwen-extension.json"]  # Gemini CLI, Qwen Code
-MANIFESTS = [*PLUGIN_MANIFESTS, *MARKETPLACES, ".mcp.json", *EXTENSIONS]
+MCP_FILES = {"plugin.json": ".mcp.json", ".claude-plugin/plugin.json": ".mcp.json",
+             ".codex-plugin/plugin.json": ".codex-plugin/mcp.json"}  # Codex expands no ${CLAUDE_PLUGIN_ROOT}
+MANIFESTS = [*PLUGIN_MANIFESTS, *MARKETPLACES, *sorted(set(MCP_FILES.values())), *EXTENSIONS]
 
 # A root plugin.json with this schema replaces .codex-plugin/plugin.json in Codex.
 AGENT_PLUGINS_SCHEMA = "agent-plugins.org"
@@ -48,8 +51,9 @@ def strings(value: Any) -> Iterator[str]:
             yield from strings(item)
 
 
-def mcp_entry() -> dict[str, Any]:
-    servers = load(".mcp.json")["mcpServers"]
+def mcp_entry(relative: str = ".mcp.json") -> dict[str, Any]:
+    """The server entry Claude Code (.mcp.json) or Codex (.codex-plugin/mcp.json) starts."""
+    servers = load(relative)["mcpServers"]
     assert list(servers) == [NAME]
     return servers[NAME]
 
@@ -99,7 +103,7 @@ def test_plugin_manifest_matches_pyproject(relative: str) -> None:
 @pytest.mark.parametrize("relative", PLUGIN_MANIFESTS)
 def test_plugin_manifest_points_at_the_one_mcp_file_and_skills(relative: str) -> None:
     manifest = load(relative)
-    assert manifest["mcpServers"] == "./.mcp.json"
+    assert manifest["mcpServers"] == "./" + MCP_FILES[relative]
     assert manifest["skills"] == "./skills/"
 
 
@@ -141,21 +145,25 @@ def test_root_manifest_does_not_take_over_in_codex() -> None:
     assert AGENT_PLUGINS_SCHEMA not in load("plugin.json").get("$schema", "")
 
 
-def test_mcp_command_runs_the_plugins_own_launcher() -> None:
-    entry = mcp_entry()
-    # POSIX sh, so one entry works in both clients: Claude exports CLAUDE_PLUGIN_ROOT, Codex runs
-    # it with cwd = the plugin folder (a relative cwd is joined to the plugin root).
-    assert entry["command"] == "sh" and entry["args"][0] == "-c" and entry["cwd"] == "."
-    script = entry["args"][1]
-    assert "$CLAUDE_PLUGIN_ROOT" in script and "scripts/launch_mcp.py" in script and "python3 python" in script
+def test_mcp_command_runs_the_plugins_own_launcher_on_every_os() -> None:
+    claude, codex = mcp_entry(), mcp_entry(".codex-plugin/mcp.json")
+    # Claude Code expands the plugin root; Codex runs a relative command in cwd = the plugin folder.
+    # Both look the command up with PATHEXT on Windows (Claude through cross-spawn, Codex through
+    # which), so scripts/image-relay-mcp.cmd runs there and scripts/image-relay-mcp elsewhere.
+    assert claude["command"] == "${CLAUDE_PLUGIN_ROOT}/scripts/image-relay-mcp"
+    assert codex["command"] == "./scripts/image-relay-mcp" and codex["cwd"] == "."
+    posix, windows = ROOT / "scripts" / "image-relay-mcp", ROOT / "scripts" / "image-relay-mcp.cmd"
+    assert posix.read_text(encoding="utf-8").startswith("#!/bin/sh\n") and "launch_mcp.py" in posix.read_text(encoding="utf-8")
+    assert os.name == "nt" or os.access(posix, os.X_OK)
+    assert b"\r\n" in windows.read_bytes() and b"launch_mcp.py" in windows.read_bytes()
     assert (ROOT / "scripts" / "launch_mcp.py").is_file()
     # The wait budget stays below both clients' 600 s tool limits.
-    assert entry["args"][2:] == ["image-relay-launcher", "--wait-default", "540"]
-    assert 540 < entry["timeout"] / 1000 and 540 < entry["tool_timeout_sec"]
+    assert claude["args"] == codex["args"] == ["--wait-default", "540"]
+    assert 540 < claude["timeout"] / 1000 and 540 < codex["tool_timeout_sec"]
 
 
 def test_the_server_is_required_so_codex_waits_for_it() -> None:
-    assert mcp_entry()["required"] is True
+    assert mcp_entry(".codex-plugin/mcp.json")["required"] is True
 
 
 def test_claude_user_config_reaches_the_launcher() -> None:
@@ -165,11 +173,12 @@ def test_claude_user_config_reaches_the_launcher() -> None:
     env = mcp_entry()["env"]
     assert env == {f"IMAGE_RELAY_PLUGIN_{key.upper()}": "${user_config.%s}" % key for key in user_config}
     # The only ${...} in the entry: Codex passes them literally, and the launcher ignores those.
-    assert [v for v in strings(load(".mcp.json")) if "${" in v] == list(env.values())
+    assert [v for v in strings(load(".mcp.json")) if "${" in v] == [mcp_entry()["command"], *env.values()]
+    assert not [v for v in strings(load(".codex-plugin/mcp.json")) if "${" in v]
 
 
 def test_mcp_tool_timeouts_allow_a_three_minute_generation() -> None:
-    entry = mcp_entry()
+    entry = {**mcp_entry(), **mcp_entry(".codex-plugin/mcp.json")}
     assert entry["timeout"] >= MIN_TOOL_TIMEOUT_SECONDS * 1000  # Claude Code, milliseconds
     assert entry["tool_timeout_sec"] >= MIN_TOOL_TIMEOUT_SECONDS  # Codex, seconds
     assert entry["startup_timeout_sec"] >= 60  # Codex, seconds: a cold start builds the environment
@@ -179,7 +188,7 @@ def test_codex_passes_every_variable_the_server_reads() -> None:
     # Codex starts servers with a short allow-list of variables; Claude passes everything.
     from bridge.config import PREFIX, VARIABLES
 
-    forwarded = set(mcp_entry()["env_vars"])
+    forwarded = set(mcp_entry(".codex-plugin/mcp.json")["env_vars"])
     expected = {*VARIABLES, PREFIX + "ENV_FILE", "XDG_CONFIG_HOME", "APPDATA"}
     assert expected <= forwarded, sorted(expected - forwarded)
 
