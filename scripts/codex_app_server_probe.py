@@ -17,6 +17,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -124,8 +125,10 @@ def check_call(app: AppServer, server: str, tool: str, arguments: dict[str, Any]
     if result.get("isError") or not text.startswith("!["):
         raise ProbeError(f"mcpServer/tool/call {tool}: the tool reported an error: {text[:300]!r}")
     # The result text leads with the markdown image tag; the absolute path follows on a "Saved" line.
-    saved = re.search(r"^Saved (/.+?) \(\d+x\d+, ", text, re.M)
+    saved = re.search(r"^Saved (.+?) \(\d+x\d+, ", text, re.M)
     path = saved.group(1) if saved else ""
+    if re.match(r"^[A-Za-z]:\\", path) and shutil.which("winepath"):  # Codex's Windows build under Wine
+        path = subprocess.run(["winepath", "-u", path], capture_output=True, text=True).stdout.strip()
     if not os.path.isabs(path) or not os.path.isfile(path):
         raise ProbeError(f"mcpServer/tool/call {tool}: {path!r} is not an existing absolute path")
     images = [block for block in result.get("content") or [] if block.get("type") == "image"]

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import threading
 import time
 
@@ -78,13 +80,17 @@ def test_unreported_outcomes_are_reported_once(tmp_path):
 
 
 def test_a_new_server_marks_dead_servers_running_jobs_lost(tmp_path):
+    other_server = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
     (tmp_path / "job_aaaaaaaaaaaa.json").write_text(json.dumps(
         {"id": "job_aaaaaaaaaaaa", "status": "running", "pid": 2 ** 22 + 777, "started": time.time()}), encoding="utf-8")
-    (tmp_path / "job_bbbbbbbbbbbb.json").write_text(json.dumps(
-        {"id": "job_bbbbbbbbbbbb", "status": "running", "pid": 1, "started": time.time()}), encoding="utf-8")  # alive: not ours to judge
+    (tmp_path / "job_bbbbbbbbbbbb.json").write_text(json.dumps(  # alive: not ours to judge
+        {"id": "job_bbbbbbbbbbbb", "status": "running", "pid": other_server.pid, "started": time.time()}), encoding="utf-8")
     (tmp_path / "job_cccccccccccc.json").write_text(json.dumps(
         {"id": "job_cccccccccccc", "status": "done", "ok": True, "started": time.time() - 8 * 24 * 3600}), encoding="utf-8")
-    jobs = Jobs(tmp_path)
+    try:
+        jobs = Jobs(tmp_path)
+    finally:
+        other_server.communicate(b"", timeout=30)
     assert jobs.get("job_aaaaaaaaaaaa")["status"] == "lost"
     assert jobs.get("job_bbbbbbbbbbbb")["status"] == "running"
     assert not (tmp_path / "job_cccccccccccc.json").exists()  # pruned after a week

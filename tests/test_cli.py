@@ -12,6 +12,7 @@ import pytest
 
 from bridge.images.sniff import read_info
 from bridge.paths import user_config_file
+from bridge.result import markdown_image
 from tests.clirun import run_cli
 from tests.images import png
 
@@ -27,7 +28,7 @@ def test_success_prints_one_json_object_and_progress_lines(relay_env):
     path = Path(result["image_path"])
     assert path.is_absolute() and path.is_file()
     assert result["image_paths"] == [str(path)]
-    assert result["markdown_image"] == f"![a red kite over hills]({path})"
+    assert result["markdown_image"] == markdown_image(str(path), "a red kite over hills")
     info = read_info(path.read_bytes())
     assert result["actual_size"] == info.size == "64x48"
     assert result["output_format"] == "png" and result["bytes"] == path.stat().st_size
@@ -75,7 +76,10 @@ def test_output_name_and_dir(relay_env, tmp_path):
 def test_markdown_uses_angle_form_for_awkward_paths(relay_env, tmp_path):
     out = tmp_path / "my images (v2)"
     result = run_cli("--quiet", "--output-dir", str(out), "café").json
-    assert result["markdown_image"] == f"![café](<{result['image_path']}>)"
+    if os.name == "nt":  # a percent-encoded file: URI there (Codex App cannot show C:/… targets)
+        assert result["markdown_image"] == f"![café]({Path(result['image_path']).as_uri()})" and "%20%28v2%29" in result["markdown_image"]
+    else:
+        assert result["markdown_image"] == f"![café](<{result['image_path']}>)"
 
 
 @pytest.mark.parametrize("args, fragment", [

@@ -6,6 +6,7 @@ import json
 import uuid
 
 from bridge.doctor import main
+from bridge.paths import user_config_file
 from tests.conftest import SENTINEL_KEY
 
 
@@ -70,7 +71,7 @@ def test_unreachable_relay(relay_env, monkeypatch):
 
 def test_missing_settings_name_the_config_file():
     code, text = doctor()
-    assert code == 1 and "IMAGE_RELAY_BASE_URL" in text and "image-relay-bridge/.env" in text
+    assert code == 1 and "IMAGE_RELAY_BASE_URL" in text and str(user_config_file()) in text
 
 
 def test_the_same_error_everywhere_is_the_verdict_not_a_route(relay_env, emulator, monkeypatch):

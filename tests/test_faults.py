@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.result import markdown_image
 from tests.clirun import run_cli
 from tests.conftest import SENTINEL_KEY
 
@@ -123,7 +124,7 @@ def test_fault_matrix(relay_env, emulator, monkeypatch, tmp_path, fault, args, c
     if code == 9:
         assert result["complete"] is False
         assert Path(result["image_path"]).is_file() and "-partial-" in result["image_path"]
-        assert result["markdown_image"].endswith(f"({result['image_path']})")
+        assert result["markdown_image"].endswith(markdown_image(result["image_path"]).split("](", 1)[1])
         assert result["partial_image_paths"] and not finals
         from bridge.images.integrity import check_image
         check_image(Path(result["image_path"]))  # the kept partial is whole

@@ -40,6 +40,7 @@ def test_only_expanded_user_config_values_become_settings(launcher, monkeypatch)
     assert not [k for k in os.environ if k.startswith("IMAGE_RELAY_PLUGIN_")]
 
 
+@pytest.mark.skipif(os.name == "nt", reason="POSIX only: a console script with a shebang; pip makes .exe launchers on Windows")
 def test_an_installed_server_of_this_version_is_used(launcher, tmp_path, monkeypatch):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -82,6 +83,7 @@ def test_the_lock_serialises_two_starts(launcher, tmp_path):
 
 
 def test_the_cache_folder_follows_xdg(launcher, monkeypatch, tmp_path):
+    monkeypatch.delenv("LOCALAPPDATA")  # which Windows prefers
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert launcher.cache_dir() == tmp_path / "image-relay-bridge"
 
@@ -93,6 +95,7 @@ def test_an_old_python_gets_one_sentence(tmp_path):
     assert done.returncode == 1 and done.stdout == "" and "needs Python 3.10 or newer" in done.stderr
 
 
+@pytest.mark.skipif(os.name == "nt", reason="POSIX only: a console script with a shebang; pip makes .exe launchers on Windows")
 def test_a_stale_build_in_the_plugin_folder_is_not_taken_for_the_installed_server(launcher, tmp_path, monkeypatch):
     # Clients start the server in the plugin folder; `python -c` would read metadata from there first.
     bin_dir, plugin = tmp_path / "bin", tmp_path / "plugin"

@@ -14,6 +14,8 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from bridge.paths import user_config_file, user_data_dir
+from bridge.result import markdown_image
+from bridge.system.uris import path_from_file_uri
 from bridge.server.app import server
 from tests.conftest import SENTINEL_KEY
 from tests.images import png
@@ -86,7 +88,7 @@ async def test_success_is_compact_text_led_by_the_tag_then_a_preview(mcp_env):
     assert result.is_error is False and result.structured_content is None
     text = result.content[0].text
     path = saved(result)[0]
-    assert text.startswith("![an mcp owl](") and text.splitlines()[0] == f"![an mcp owl]({path})"
+    assert text.startswith("![an mcp owl](") and text.splitlines()[0] == markdown_image(path, "an mcp owl")
     assert Path(path).parent == mcp_env / "outputs" and "1024x1024, png" in text
     assert "debug_summary" not in text and "raw_log" not in text and len(text) < 600
     assert [block.type for block in result.content] == ["text", "image"]
@@ -164,7 +166,8 @@ async def test_failures_are_one_text_block_with_code_message_and_next_step(mcp_e
     assert "Traceback" not in text and SENTINEL_KEY not in text
     if code == "stream_broken":
         tag = re.search(r"The best partial image was kept: (!\[x\]\((.+)\))", text)
-        assert tag and Path(tag.group(2)).is_file() and "-partial-1" in tag.group(2)
+        target = tag and tag.group(2)
+        assert target and (path_from_file_uri(target) or Path(target)).is_file() and "-partial-1" in target
 
 
 async def test_six_concurrent_calls_run_concurrently(mcp_env, emulator, monkeypatch):

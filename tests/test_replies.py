@@ -6,7 +6,7 @@ import io
 from PIL import Image
 
 from bridge.images.pillow import preview
-from bridge.result import GenerationResult
+from bridge.result import GenerationResult, markdown_image
 from bridge.server.replies import failure_text, notice_lines, success_text
 
 
@@ -18,7 +18,7 @@ def test_success_text_leads_with_the_tag_and_stays_small(tmp_path):
                               warnings=("The relay returned 1024x1024 instead of the requested 1536x1024.",),
                               debug_summary={"big": "x" * 5000}, raw_log_path="/logs/x.log")
     text = success_text(result)
-    assert text.startswith(f"![a cat](<{path}>)") and f"Saved {path} (1024x1024, png, 1234 bytes)." in text
+    assert text.startswith(markdown_image(str(path), "a cat") + "\n") and f"Saved {path} (1024x1024, png, 1234 bytes)." in text
     assert "Warning: The relay returned" in text and "big" not in text and "/logs/" not in text and len(text) < 400
 
 
@@ -28,7 +28,7 @@ def test_failure_text_has_code_message_partial_and_next_step(tmp_path):
                               partial_image_paths=(str(partial),), alt_text="x", exit_code=4)
     text = failure_text(result)
     assert text.splitlines() == ["Image generation failed (quota_exceeded): No credit.",
-                                 f"A partial image was kept: ![x]({partial})",
+                                 f"A partial image was kept: {markdown_image(str(partial), 'x')}",
                                  "Next: Tell the user the relay account is out of credit; do not retry."]
 
 
@@ -37,7 +37,7 @@ def test_notices_for_lost_and_finished_jobs(tmp_path):
     done.write_bytes(b"x")
     lines = notice_lines([{"id": "job_1", "status": "done", "ok": True, "prompt": "p", "image_paths": [str(done)]},
                           {"id": "job_2", "status": "lost", "prompt": "q", "partial_image_paths": []}])
-    assert lines[0].endswith(f"timed out: ![p]({done})") and "nothing was saved" in lines[1]
+    assert lines[0].endswith(f"timed out: {markdown_image(str(done), 'p')}") and "nothing was saved" in lines[1]
 
 
 def _picture(mode, size, colour):

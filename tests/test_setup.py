@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import os
 import stat
 import uuid
 from pathlib import Path
@@ -30,7 +31,7 @@ def test_non_interactive_setup_checks_then_writes_0600(emulator):
     assert code == 0, err
     text = config().read_text(encoding="utf-8")
     assert f"IMAGE_RELAY_API_KEY={SENTINEL_KEY}" in text and "IMAGE_RELAY_API_MODE=responses" in text
-    assert stat.S_IMODE(config().stat().st_mode) == 0o600
+    assert os.name == "nt" or stat.S_IMODE(config().stat().st_mode) == 0o600  # Windows has no POSIX modes
     assert SENTINEL_KEY not in out + err and "claude mcp add-json" in out and "codex mcp add" in out
     from bridge.config import load_settings
     settings = load_settings({}, {})
@@ -76,7 +77,7 @@ def test_force_keeps_a_backup(emulator):
     assert code == 0
     backups = list(config().parent.glob(".env.backup-*"))
     assert len(backups) == 1 and "old.example" in backups[0].read_text(encoding="utf-8")
-    assert stat.S_IMODE(backups[0].stat().st_mode) == 0o600 and "sk-new-0000" in config().read_text(encoding="utf-8")
+    assert (os.name == "nt" or stat.S_IMODE(backups[0].stat().st_mode) == 0o600) and "sk-new-0000" in config().read_text(encoding="utf-8")
 
 
 def test_interactive_declining_writes_nothing(emulator):
