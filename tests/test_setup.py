@@ -34,7 +34,7 @@ def test_non_interactive_setup_checks_then_writes_0600(emulator):
     assert os.name == "nt" or stat.S_IMODE(config().stat().st_mode) == 0o600  # Windows has no POSIX modes
     assert SENTINEL_KEY not in out + err and "claude mcp add-json" in out and "codex mcp add" in out
     from bridge.config import load_settings
-    settings = load_settings({}, {})
+    settings = load_settings({})  # the environment the fixture cleaned, as a user has it
     assert settings.api_key == SENTINEL_KEY and settings.image_model == "gpt-image-1.5"
 
 
