@@ -90,7 +90,7 @@ def test_the_cache_folder_follows_xdg(launcher, monkeypatch, tmp_path):
 
 def test_an_old_python_gets_one_sentence(tmp_path):
     fake = tmp_path / "launch.py"
-    fake.write_text((ROOT / "scripts" / "launch_mcp.py").read_text().replace("(3, 10)", "(9, 0)"), encoding="utf-8")
+    fake.write_text((ROOT / "scripts" / "launch_mcp.py").read_text(encoding="utf-8").replace("(3, 10)", "(9, 0)"), encoding="utf-8")
     done = subprocess.run([sys.executable, str(fake)], capture_output=True, text=True, encoding="utf-8")
     assert done.returncode == 1 and done.stdout == "" and "needs Python 3.10 or newer" in done.stderr
 
