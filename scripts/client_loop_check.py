@@ -87,7 +87,8 @@ class World:
         return home
 
     def env(self, home: Path, **extra: str) -> dict:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("IMAGE_RELAY_", "XDG_"))}
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("IMAGE_RELAY_", "XDG_")) and k != "PYTHONDONTWRITEBYTECODE"}  # as users have it
         env.update(HOME=str(home), PWD=str(home.parent / "project"), NO_COLOR="1", **extra)
         return env
 
