@@ -12,7 +12,11 @@ import pytest
 
 from bridge.clients import opencode
 from bridge.clients.register import CLIENTS, register
+from bridge.paths import user_config_file
 from bridge.setup import main
+
+# The stand-in clients are scripts with a shebang, which only POSIX runs as commands.
+STAND_IN = pytest.mark.skipif(os.name == "nt", reason="POSIX only: stand-in client commands are shebang scripts")
 
 
 def run_setup(*args: str) -> tuple[int, str, str]:
@@ -23,9 +27,9 @@ def run_setup(*args: str) -> tuple[int, str, str]:
 
 
 def user_config() -> Path:
-    path = Path(os.environ["XDG_CONFIG_HOME"]) / "image-relay-bridge" / ".env"
+    path = user_config_file()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("IMAGE_RELAY_BASE_URL=http://127.0.0.1:9/v1\nIMAGE_RELAY_API_KEY=sk-file\n")
+    path.write_text("IMAGE_RELAY_BASE_URL=http://127.0.0.1:9/v1\nIMAGE_RELAY_API_KEY=sk-file\n", encoding="utf-8")
     return path
 
 
@@ -36,14 +40,14 @@ def program(tmp_path: Path, name: str, script: str) -> Path:
     path = bin_dir / name
     path.write_text(f"#!{sys.executable}\nimport json, sys\n"
                     f"open({str(tmp_path / (name + '.calls'))!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
-                    + script)
+                    + script, encoding="utf-8")
     path.chmod(0o755)
     return bin_dir
 
 
 def calls(tmp_path: Path, name: str) -> list[list[str]]:
     path = tmp_path / f"{name}.calls"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
 
 
 def test_every_client_gets_the_600_s_limit_and_the_wait_below_it():
@@ -56,18 +60,20 @@ def test_every_client_gets_the_600_s_limit_and_the_wait_below_it():
     assert CLIENTS["gemini"].add[3:5] == ["--scope", "user"]  # gemini's default scope is the project
 
 
+@STAND_IN
 def test_register_alone_keeps_the_config_file_and_runs_the_clients_command(tmp_path, monkeypatch):
     config = user_config()
-    before = config.read_text()
+    before = config.read_text(encoding="utf-8")
     monkeypatch.setenv("PATH", str(program(tmp_path, "gemini", "print('MCP server added')\n")))
     code, out, err = run_setup("--register", "gemini")
     assert code == 0, err
-    assert config.read_text() == before
+    assert config.read_text(encoding="utf-8") == before
     assert calls(tmp_path, "gemini") == [CLIENTS["gemini"].add[1:]]
     assert "Registered image-relay-bridge with Gemini CLI in ~/.gemini/settings.json: gemini mcp add" in out
     assert "'IMAGE_RELAY_API_KEY=$IMAGE_RELAY_API_KEY'" in out
 
 
+@STAND_IN
 def test_copilot_replaces_an_entry_it_refuses_to_overwrite(tmp_path, monkeypatch):
     user_config()
     script = ("import os\nmarker = " + repr(str(tmp_path / "removed")) + "\n"
@@ -80,6 +86,7 @@ def test_copilot_replaces_an_entry_it_refuses_to_overwrite(tmp_path, monkeypatch
     assert [c[:2] for c in calls(tmp_path, "copilot")] == [["mcp", "add"], ["mcp", "remove"], ["mcp", "add"]]
 
 
+@STAND_IN
 def test_a_client_that_fails_gets_one_sentence_with_the_command(tmp_path, monkeypatch):
     user_config()
     monkeypatch.setenv("PATH", str(program(tmp_path, "qwen", "print('boom', file=sys.stderr); sys.exit(3)\n")))
@@ -99,17 +106,18 @@ def test_a_client_that_is_not_installed_gets_one_sentence(name, tmp_path, monkey
     assert f"image-relay-setup --register {name}" in err.getvalue()
 
 
+@STAND_IN
 def test_opencode_gets_its_entry_and_keeps_the_rest(tmp_path, monkeypatch):
     user_config()
     folder = Path(os.environ["XDG_CONFIG_HOME"]) / "opencode"
     folder.mkdir(parents=True)
     mine = {"theme": "dark", "mcp": {"other": {"type": "remote", "url": "https://x.example/mcp"}},
             "provider": {"p": {"npm": "@ai-sdk/openai-compatible"}}}
-    (folder / "opencode.json").write_text(json.dumps(mine))
+    (folder / "opencode.json").write_text(json.dumps(mine), encoding="utf-8")
     monkeypatch.setenv("PATH", str(program(tmp_path, "opencode", "")))
     code, out, err = run_setup("--register", "opencode")
     assert code == 0, err
-    written = json.loads((folder / "opencode.json").read_text())
+    written = json.loads((folder / "opencode.json").read_text(encoding="utf-8"))
     assert written["mcp"].pop("image-relay-bridge") == {
         "type": "local", "command": ["image-relay-mcp", "--wait-default", "540"], "enabled": True, "timeout": 600000}
     assert written == mine
@@ -120,7 +128,7 @@ def test_opencode_gets_its_entry_and_keeps_the_rest(tmp_path, monkeypatch):
 
 def test_opencode_creates_its_file_when_there_is_none(tmp_path):
     result = opencode.register("s", ["c"], 1000, {"XDG_CONFIG_HOME": str(tmp_path)})
-    written = json.loads((tmp_path / "opencode" / "opencode.json").read_text())
+    written = json.loads((tmp_path / "opencode" / "opencode.json").read_text(encoding="utf-8"))
     assert result.error == "" and written["mcp"]["s"]["command"] == ["c"] and "$schema" in written
 
 
@@ -128,8 +136,8 @@ def test_opencode_creates_its_file_when_there_is_none(tmp_path):
                                         ("opencode.json", "[1]")])
 def test_opencode_files_it_cannot_rewrite_are_left_alone(tmp_path, name, text):
     (tmp_path / "opencode").mkdir()
-    (tmp_path / "opencode" / name).write_text(text)
+    (tmp_path / "opencode" / name).write_text(text, encoding="utf-8")
     result = opencode.register("s", ["c"], 1000, {"XDG_CONFIG_HOME": str(tmp_path)})
     assert "left alone; add this to it: " in result.error and '"mcp"' in result.error
-    assert (tmp_path / "opencode" / name).read_text() == text
+    assert (tmp_path / "opencode" / name).read_text(encoding="utf-8") == text
     assert sorted(p.name for p in (tmp_path / "opencode").iterdir()) == [name]

@@ -54,16 +54,20 @@ def register(name: str, out: TextIO, err: TextIO, *, run: Run = subprocess.run,
              which: Callable[[str], str | None] = shutil.which) -> bool:
     """Add the server to one client and say what changed; one sentence on stderr when it cannot."""
     client = CLIENTS[name]
-    if which(client.program) is None:
+    program = which(client.program)
+    if program is None:
         print(f"{client.title} is not installed ({client.program} is not on the PATH); install it, then run "
               f"image-relay-setup --register {name} again.", file=err)
         return False
     if name == "opencode":
         return _report(client, opencode.register(SERVER, [COMMAND, *WAIT], int(TIMEOUT_MS)), out, err)
-    done = run(client.add, capture_output=True, text=True, encoding="utf-8", errors="replace")
+    # The path found, not the bare name: on Windows npm installs clients as .cmd files, which
+    # which() finds through PATHEXT and CreateProcess does not.
+    add = [program, *client.add[1:]]
+    done = run(add, capture_output=True, text=True, encoding="utf-8", errors="replace")
     if done.returncode != 0 and client.remove is not None and "exist" in (done.stdout + done.stderr):
-        run(client.remove, capture_output=True, text=True, encoding="utf-8", errors="replace")
-        done = run(client.add, capture_output=True, text=True, encoding="utf-8", errors="replace")
+        run([program, *client.remove[1:]], capture_output=True, text=True, encoding="utf-8", errors="replace")
+        done = run(add, capture_output=True, text=True, encoding="utf-8", errors="replace")
     if done.returncode != 0:
         print(f"{client.program} did not register the server (exit {done.returncode}): "
               f"{_last_line(done.stderr or done.stdout)} Run it yourself: {command_line(client.add)}", file=err)
