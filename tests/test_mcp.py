@@ -422,7 +422,7 @@ async def test_streamable_http_transport(relay_env, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "bridge.server.app", "--transport", "streamable-http", "--port",
                              str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        with anyio.fail_after(20):
+        with anyio.fail_after(60):
             while True:
                 try:
                     with socket.create_connection(("127.0.0.1", port), timeout=0.2):
