@@ -228,6 +228,8 @@ def become(program: str, args: list[str]) -> None:
     A console's Ctrl-C and Ctrl-Break reach both; the child decides when it ends."""
     if os.name != "nt":
         os.execv(program, [program, *args])
+    import signal
+    signal.signal(signal.SIGBREAK, signal.SIG_IGN)  # Ctrl-Break too is the child's to answer
     child = subprocess.Popen([program, *args])
     while True:
         try:
