@@ -174,12 +174,14 @@ def chat_seen(requests: list[dict], server: dict) -> Seen:
         seen.schema = compare_schema(tools[ours].get("parameters"), server)
     elif "tool_search" in tools and "generate_image" in json.dumps(first["messages"]):
         seen.offered, seen.extra["name"] = True, "deferred behind tool_search"
-        found = re.search(r'<function>(\{.*?\})</function>', json.dumps(with_tools[-1]["messages"]).replace('\\"', '"'))
-        if found:
-            try:
-                seen.schema = compare_schema(json.loads(found.group(1)).get("parametersJsonSchema"), server)
-            except ValueError:
-                pass
+        for message in with_tools[-1]["messages"]:  # the declaration tool_search returned
+            found = re.search(r"<function>(\{.*\})</function>", chat_text(message.get("content")), re.S)
+            if message.get("role") == "tool" and found:
+                try:
+                    seen.schema = compare_schema(json.loads(found.group(1)).get("parametersJsonSchema"), server)
+                except ValueError:
+                    seen.schema = "unreadable declaration"
+                break
     messages = with_tools[-1]["messages"]
     for i, message in enumerate(messages):
         text = chat_text(message.get("content"))
