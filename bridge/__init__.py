@@ -2,8 +2,8 @@
 
 The package reads as the data flows, top to bottom; imports only point down or to the foundations:
 
-    faces        cli · setup · doctor · viewer          server/ (the MCP server: app, background jobs, replies)
-                   |                                      |
+    faces        cli · setup · doctor · viewer          server/ (the MCP server: app, background jobs, replies;
+                   |                                      |       a shared server: remote, auth, tokens, callers, downloads)
     clients/     register (each agent's own way to add the server) · opencode (its config file)
                  · host (which agent started the server)
                    |

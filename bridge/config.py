@@ -150,6 +150,9 @@ _VARIABLES: dict[str, tuple[str, object, Callable[[str], object]]] = {
     "mcp_preview_size": ("MCP_PREVIEW_SIZE", 1024, _int_range(0, 4096)),
     "mcp_preview_max_bytes": ("MCP_PREVIEW_MAX_BYTES", 300_000, _int_range(10_000, 5_000_000)),
     "mcp_structured": ("MCP_STRUCTURED", False, _bool),
+    "mcp_caller_max_jobs": ("MCP_CALLER_MAX_JOBS", 2, _int_range(1, 64)),  # shared server: per caller
+    "mcp_caller_daily_images": ("MCP_CALLER_DAILY_IMAGES", 100, _int_range(0, 1_000_000)),  # 0: no daily cap
+    "mcp_upload_max_mb": ("MCP_UPLOAD_MAX_MB", 10, _int_range(1, 32)),
     "ascii_file_names": ("ASCII_FILE_NAMES", True, _bool),
     "extra_headers": ("EXTRA_HEADERS", {}, parse_headers),
     "stream": ("STREAM", "auto", _choice(STREAM_CHOICES)),
@@ -199,6 +202,9 @@ class Settings:
     mcp_preview_size: int
     mcp_preview_max_bytes: int
     mcp_structured: bool
+    mcp_caller_max_jobs: int
+    mcp_caller_daily_images: int
+    mcp_upload_max_mb: int
     ascii_file_names: bool
     extra_headers: Mapping[str, str]
     stream: str

@@ -74,7 +74,7 @@ async def test_tool_schema_and_annotations():
     assert set(props) == {"prompt", "image_paths", "mask_path", "size", "quality", "output_format", "background",
                           "output_compression", "partial_images", "n", "api_mode", "moderation", "input_fidelity",
                           "negative_prompt", "seed", "output_name", "use_prompt_template", "job_id",
-                          "edit_of"}
+                          "edit_of", "images", "mask"}
     assert tool.input_schema["required"] == ["prompt"]
     assert all(props[name].get("description") for name in props)
     assert "ctx" not in props

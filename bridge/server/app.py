@@ -31,6 +31,7 @@ from ..paths import user_data_dir, user_state_dir
 from ..system.console import utf8_stdio
 from ..system.uris import path_from_file_uri
 from . import card
+from .callers import Caller, caller_of
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -44,7 +45,7 @@ DESCRIPTION = """Generate or edit an image through the user's own OpenAI-compati
 
 Generation usually takes one to three minutes: call once and wait. If the result says the image is still being generated, call again with the job_id it gives (do not start a new generation: that is billed again).
 On success the result's first line is a markdown image tag for the saved file: always put that tag in your reply, on a line of its own, so the user sees the image; a preview of the image is attached for you to look at.
-With `image_paths` the call is an edit of those images (optionally with `mask_path`: transparent pixels, or white on black, mark the area to change). To change an image this tool made earlier ("now make it night"), pass `edit_of` with its saved path (or job id) and say only what to change. On failure the result says the error code, the message and what to do next.
+With `image_paths` the call is an edit of those images (optionally with `mask_path`: transparent pixels, or white on black, mark the area to change). To change an image this tool made earlier ("now make it night"), pass `edit_of` with its saved path (or job id) and say only what to change. When the server runs on another machine (its results give http links, not paths), send the images themselves in `images` (base64) instead, or the img_... id of an image it made for you. On failure the result says the error code, the message and what to do next.
 Never print the API key, headers or relay URLs."""
 
 class _Server(MCPServer):
@@ -100,6 +101,8 @@ async def generate_image(
     use_prompt_template: Annotated[bool, Field(description="Wrap the prompt in the user's configured prompt template. Default true; false sends the prompt exactly as written.")] = True,
     job_id: Annotated[str | None, Field(description="The job id an earlier result gave for an image still being generated: wait for that job and return its image instead of starting a new (billed) generation.")] = None,
     edit_of: Annotated[str | None, Field(description="Edit an image this server made earlier: its job id or its saved path (from a result). A follow-up such as 'now make it night' needs only this and the prompt; through the relay's Responses API the image is referred to, not uploaded again. image_paths, if given, are added as references.")] = None,
+    images: Annotated[list[str] | None, Field(description="Images to edit sent in the call, for a server on another machine: each the image as base64 (or a data: URL), or the id (img_...) of an image this server made for you. Use instead of image_paths when the server cannot read your files.")] = None,
+    mask: Annotated[str | None, Field(description="A mask sent in the call (base64 or an img_... id), like mask_path. Only with images.")] = None,
     ctx: Context = None,
 ) -> CallToolResult:
     from ..config import load_settings
@@ -114,41 +117,64 @@ async def generate_image(
                                         exit_code=int(error.exit_code)), None, ctx)
     jobs = _jobs()
     jobs.max_jobs = settings.mcp_max_jobs
+    caller = caller_of(ctx)  # None: the local user; else a shared server's authenticated caller
+    owner = caller.owner if caller else None
     if job_id:
-        found = jobs.get(job_id.strip())
+        found = jobs.get(job_id.strip(), owner)
         if found is None:
-            return _text_result(f"There is no image job {job_id!r} on this machine. Call generate_image without "
-                                "job_id to start a new generation.", error=True)
+            return _text_result(f"There is no image job {job_id.strip()[:40]!r} for you on this server. Call "
+                                "generate_image without job_id to start a new generation.", error=True)
         if isinstance(found, dict):  # finished or lost under an earlier server
             card.note(found)
-            return _record_result(found, jobs)
+            return _scrubbed(_record_result(found, jobs, caller), caller)
         job = found
         card.note(job)
     else:
-        base = await _project_dir(ctx)
-        settings = _with_output_dir(settings, base)
-        sources, previous = tuple(image_paths or ()), None
+        try:
+            sent, sent_mask = (caller or Caller("local", "")).inputs(
+                images, mask, image_paths if caller else None, mask_path if caller else None,
+                settings.mcp_upload_max_mb * 1048576) if (caller or images or mask) else ((), None)
+        except BridgeError as error:
+            return _failed(GenerationResult(ok=False, elapsed_seconds=0.0, error=error.to_dict(),
+                                            exit_code=int(error.exit_code)), None, ctx)
+        if caller:
+            base = caller.output_base()  # never the caller's roots or the server's project
+            settings = caller.with_output_dir(settings)
+        else:
+            base = await _project_dir(ctx)
+            settings = _with_output_dir(settings, base)
+        sources, previous = (sent if caller else (*(image_paths or ()), *sent)), None
         if edit_of:
             from .sources import produced_image
+            ref = edit_of.strip()
             try:
-                earlier = produced_image(jobs, edit_of)
+                if caller and not ref.startswith("job_"):  # a remote caller's own img_... id, never a path
+                    sources = (caller.inputs([ref], None, None, None, settings.mcp_upload_max_mb * 1048576)[0][0],
+                               *sources)
+                else:
+                    earlier = produced_image(jobs, ref, owner)
+                    sources, previous = (earlier.path, *sources), earlier.response_id
             except BridgeError as error:
-                return _failed(GenerationResult(ok=False, elapsed_seconds=0.0, error=error.to_dict(),
-                                                exit_code=int(error.exit_code)), jobs)
-            sources, previous = (earlier.path, *sources), earlier.response_id
+                return _scrubbed(_failed(GenerationResult(ok=False, elapsed_seconds=0.0, error=error.to_dict(),
+                                                          exit_code=int(error.exit_code)), jobs, ctx, caller), caller)
+        if caller:
+            refused = caller.admit(jobs.running(owner), n or 1, settings)
+            if refused:
+                return _text_result(f"Image generation refused (caller_limit): {refused}", error=True)
         request = GenerationRequest(
-            prompt=prompt, image_paths=sources, mask_path=mask_path, size=size, quality=quality,
+            prompt=prompt, image_paths=sources, mask_path=sent_mask or mask_path, size=size, quality=quality,
             output_format=output_format, background=background, output_compression=output_compression,
             partial_images=partial_images, n=n or 1, moderation=moderation, input_fidelity=input_fidelity,
             negative_prompt=negative_prompt, seed=seed,
             use_template=use_prompt_template, output_name=output_name, previous_response_id=previous)
-        job = _start(jobs, request, settings, base)
+        job = _start(jobs, request, settings, base, owner)
         card.note(job)
-    if not await _wait(job, settings, ctx):
-        return _text_result(_pending(job, jobs))
+    if not await _wait(job, settings, ctx, caller):
+        return _scrubbed(_text_result(_pending(job, jobs, caller)), caller)
     jobs.mark_reported(job.id)
     result = job.result
-    return await _image_result(result, settings, jobs) if result.ok else _failed(result, jobs, ctx)
+    return _scrubbed(await _image_result(result, settings, jobs, caller) if result.ok else
+                     _failed(result, jobs, ctx, caller), caller)
 
 
 _FALLBACK: dict[str, str] = {}  # defaults from the server's command line (the plugin's entry)
@@ -162,7 +188,7 @@ def _jobs() -> Jobs:
     return _JOBS[0]
 
 
-def _start(jobs: Jobs, request, settings: Settings, base: Path) -> Job:
+def _start(jobs: Jobs, request, settings: Settings, base: Path, owner: str | None) -> Job:
     from ..core import generate_image as run_job
     from ..relay.transport import CancelToken
 
@@ -171,17 +197,21 @@ def _start(jobs: Jobs, request, settings: Settings, base: Path) -> Job:
     def work(job: Job) -> GenerationResult:
         return run_job(request, settings, on_progress=job.on_progress, cancel=cancel, base_dir=base)
 
-    return jobs.start(request.prompt, work, cancel=cancel)
+    return jobs.start(request.prompt, work, cancel=cancel, owner=owner)
 
 
-async def _wait(job: Job, settings: Settings, ctx: Context | None) -> bool:
+async def _wait(job: Job, settings: Settings, ctx: Context | None, caller: Caller | None = None) -> bool:
     """Wait for the job within the budget, relaying its progress and a heartbeat."""
     from .background import wait
 
     ticker = _Ticker(ctx)
 
     async def forward(progress) -> None:
-        await ticker.send(progress.step, progress.total, progress.message)
+        message = progress.message
+        if caller is not None and progress.path:  # a saved or partial image: its link, never its path
+            link = caller.link(progress.path)
+            message = message.replace(progress.path, link) if progress.path in message else f"{message} {link}"
+        await ticker.send(progress.step, progress.total, message)
 
     async with anyio.create_task_group() as group:
         group.start_soon(ticker.heartbeat)
@@ -286,16 +316,24 @@ def _with_output_dir(settings: Settings, base: Path) -> Settings:
     return replace(settings, output_dir=str(out if out.is_absolute() else (base / out)))
 
 
-def _notices(jobs: Jobs | None, skip: str | None = None) -> list[str]:
-    """Outcomes of earlier jobs whose calls did not get them (cancelled, timed out, lost)."""
+def _notices(jobs: Jobs | None, skip: str | None = None, caller: Caller | None = None) -> list[str]:
+    """Outcomes of this caller's earlier jobs whose calls did not get them (cancelled, timed out, lost)."""
     if jobs is None or card.card_call():
         return []
     from .replies import notice_lines
-    records = [r for r in jobs.unreported() if r["id"] != skip]
+    records = [r for r in jobs.unreported(caller.owner if caller else None) if r["id"] != skip]
     for record in records:
         if record.get("status") != "running":
             jobs.mark_reported(record["id"])
-    return notice_lines(records)
+    return notice_lines(records, caller.link if caller else None)
+
+
+def _scrubbed(result: CallToolResult, caller: Caller | None) -> CallToolResult:
+    if caller is not None:
+        for block in result.content:
+            if isinstance(block, TextContent):
+                block.text = caller.scrub(block.text)
+    return result
 
 
 def _text_result(text: str, *, error: bool = False, extra: list | None = None,
@@ -304,14 +342,19 @@ def _text_result(text: str, *, error: bool = False, extra: list | None = None,
                           structured_content=structured, is_error=error)
 
 
-def _pending(job: Job, jobs: Jobs) -> str:
+def _pending(job: Job, jobs: Jobs, caller: Caller | None = None) -> str:
     from .replies import pending_text
-    return "\n".join([pending_text(job), *_notices(jobs, skip=job.id)])
+    text = pending_text(job)
+    for progress in job.progress if caller else ():
+        if progress.path:  # the last event may be "Saved <path>."
+            text = text.replace(progress.path, caller.link(progress.path))
+    return "\n".join([text, *_notices(jobs, skip=job.id, caller=caller)])
 
 
-async def _image_result(result: GenerationResult, settings: Settings, jobs: Jobs) -> CallToolResult:
+async def _image_result(result: GenerationResult, settings: Settings, jobs: Jobs,
+                        caller: Caller | None = None) -> CallToolResult:
     from .replies import success_text
-    text = "\n".join([success_text(result), *_notices(jobs)])
+    text = "\n".join([success_text(result, caller.link if caller else None), *_notices(jobs, caller=caller)])
     previews = []
     if settings.mcp_preview_size:
         from ..images.pillow import preview
@@ -321,20 +364,23 @@ async def _image_result(result: GenerationResult, settings: Settings, jobs: Jobs
             if made is not None:
                 previews.append(ImageContent(type="image", data=base64.b64encode(made.data).decode("ascii"),
                                              mime_type=made.mime_type))
-    return _text_result(text, extra=previews, structured=result.to_dict() if settings.mcp_structured else None)
+    structured = result.to_dict() if settings.mcp_structured and caller is None else None  # it holds paths
+    return _text_result(text, extra=previews, structured=structured)
 
 
-def _failed(result: GenerationResult, jobs: Jobs | None, ctx: Context | None = None) -> CallToolResult:
+def _failed(result: GenerationResult, jobs: Jobs | None, ctx: Context | None = None,
+            caller: Caller | None = None) -> CallToolResult:
     from ..clients.host import claude_plugin, client_name
     from .replies import failure_text
     try:
         client = client_name(ctx.session) if ctx is not None else None
     except Exception:  # noqa: BLE001 - outside a request there is no session; the advice stays general
         client = None
-    return _text_result("\n".join([failure_text(result, claude_plugin(client)), *_notices(jobs)]), error=True)
+    return _text_result("\n".join([failure_text(result, claude_plugin(client), caller.link if caller else None),
+                                   *_notices(jobs, caller=caller)]), error=True)
 
 
-def _record_result(record: dict, jobs: Jobs) -> CallToolResult:
+def _record_result(record: dict, jobs: Jobs, caller: Caller | None = None) -> CallToolResult:
     """The outcome of a job a call asks for by id, from its record on disk."""
     from .background import record_tags
     from .replies import notice_lines
@@ -342,12 +388,14 @@ def _record_result(record: dict, jobs: Jobs) -> CallToolResult:
     if record.get("status") == "running":
         return _text_result(f"Job {record['id']} is still running in another server; its image will be saved "
                             "there. Call again later with the same job_id.")
+    link = caller.link if caller else None
     if record.get("ok"):
-        tags = record_tags(record)
+        tags = record_tags(record, link)
         if tags:
-            return _text_result("\n".join([*tags, f"Saved {', '.join(record['image_paths'])} "
+            where = ", ".join(link(p) if link else p for p in record["image_paths"])
+            return _text_result("\n".join([*tags, f"{'Download' if link else 'Saved'} {where} "
                                             f"({record.get('actual_size')}, {record.get('output_format')})."]))
-    return _text_result(notice_lines([record])[0], error=True)
+    return _text_result(notice_lines([record], link)[0], error=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,6 +41,7 @@ class Job:
     dropped: bool = False  # its call was cancelled before it had a slot: it never runs
     reported: bool = False  # a call has returned its outcome
     cancel: object | None = None  # the CancelToken the work polls
+    owner: str | None = None  # the authenticated caller of a shared server (callers.owner_of); None: local
 
     partial_paths: list[str] = field(default_factory=list)
     persist: Callable[[], None] | None = None  # rewrites the job's record
@@ -81,9 +82,9 @@ class Jobs:
         self._running = 0
         self._mark_lost_and_prune()
 
-    def start(self, prompt: str, work: Work, cancel: object | None = None) -> Job:
+    def start(self, prompt: str, work: Work, cancel: object | None = None, owner: str | None = None) -> Job:
         """Run ``work`` in a thread of its own; ``cancel`` (a CancelToken) is what stops it."""
-        job = Job(id="job_" + secrets.token_hex(6), prompt=prompt[:120], cancel=cancel)
+        job = Job(id="job_" + secrets.token_hex(6), prompt=prompt[:120], cancel=cancel, owner=owner)
         with self._lock:
             self._jobs[job.id] = job
         job.persist = lambda: self._write(job, "running")
@@ -137,15 +138,22 @@ class Jobs:
             self._running -= 1
             self._slots.notify_all()
 
-    def get(self, job_id: str) -> Job | dict | None:
-        """A job of this server, else its record on disk (a dict), else None."""
+    def get(self, job_id: str, owner: str | None = None) -> Job | dict | None:
+        """``owner``'s job of this server, else its record on disk (a dict), else None: another
+        caller's job is as unknown as one that never was."""
         with self._lock:
             job = self._jobs.get(job_id)
         if job is not None:
-            return job
+            return job if job.owner == owner else None
         if not job_id.startswith("job_") or not job_id[4:].isalnum():
             return None  # never a path
-        return self._read(self.dir / f"{job_id}.json")
+        record = self._read(self.dir / f"{job_id}.json")
+        return record if record is not None and record.get("owner") == owner else None
+
+    def running(self, owner: str | None) -> int:
+        """How many of ``owner``'s jobs have not ended."""
+        with self._lock:
+            return sum(1 for job in self._jobs.values() if job.owner == owner and not job.done.is_set())
 
     def mark_reported(self, job_id: str) -> None:
         with self._lock:
@@ -159,8 +167,8 @@ class Jobs:
             record["reported"] = True
             self._dump(record)
 
-    def unreported(self) -> list[dict]:
-        """Jobs nobody is waiting for whose outcome no call has reported: finished or lost ones
+    def unreported(self, owner: str | None = None) -> list[dict]:
+        """``owner``'s jobs nobody is waiting for whose outcome no call has reported: finished or lost ones
         (this server's, and those of servers that are gone), and, once, this server's jobs still
         running after their call was cancelled or gave up, so the model learns their id."""
         out = []
@@ -168,10 +176,10 @@ class Jobs:
             live = sorted(self._jobs.values(), key=lambda j: j.started)
             foreign = list(self._foreign.values())
         for record in foreign:
-            if not record.get("reported"):
+            if not record.get("reported") and record.get("owner") == owner:
                 out.append(record)
         for job in live:
-            if job.reported or job.waiters:
+            if job.owner != owner or job.reported or job.waiters:
                 continue
             if not job.done.is_set():
                 if job.id not in self._announced:
@@ -189,6 +197,8 @@ class Jobs:
     def _record(self, job: Job, status: str) -> dict:
         record = {"id": job.id, "status": status, "pid": os.getpid(), "started": round(job.started, 3),
                   "prompt": job.prompt, "reported": job.reported, "partial_image_paths": list(job.partial_paths)}
+        if job.owner is not None:
+            record["owner"] = job.owner
         if job.result is not None:
             result = job.result
             record.update(finished=round(time.time(), 3), ok=result.ok, image_paths=list(result.image_paths),
@@ -242,11 +252,12 @@ class Jobs:
             self._foreign[record["id"]] = record
 
 
-def record_tags(record: dict) -> list[str]:
-    """Markdown tags of what a record's job saved: its images, else its best partial."""
+def record_tags(record: dict, link: Callable[[str], str] | None = None) -> list[str]:
+    """Markdown tags of what a record's job saved: its images, else its best partial (``link``: a
+    remote caller's download link instead of the path)."""
     alt = record.get("alt_text") or record.get("prompt") or "image"
     paths = record.get("image_paths") or record.get("partial_image_paths", [])[-1:]
-    return [markdown_image(p, alt) for p in paths if Path(p).is_file()]
+    return [markdown_image(link(p) if link else p, alt) for p in paths if Path(p).is_file()]
 
 
 async def wait(job: Job, budget: float, *, sleep: Callable, forward: Callable | None = None,

@@ -180,6 +180,8 @@ def build_app(server, options: HttpOptions):
     from mcp.server.transport_security import TransportSecuritySettings
     from starlette.middleware.cors import CORSMiddleware
 
+    from . import callers, downloads
+
     mode = options.auth_mode
     if mode == "token":
         from .auth import StoredTokens
@@ -195,6 +197,12 @@ def build_app(server, options: HttpOptions):
             options.oauth_introspection_url, options.oauth_issuer, options.resource_url,
             os.environ.get("IMAGE_RELAY_MCP_OAUTH_CLIENT_ID", ""), os.environ.get("IMAGE_RELAY_MCP_OAUTH_CLIENT_SECRET", ""),
             options.oauth_scopes)
+    callers.PUBLIC_URL[:] = [options.public_url] if options.public_url else []
+    if mode == "oauth":
+        from mcp.server.auth.routes import build_resource_metadata_url
+        downloads.RESOURCE_METADATA_URL[:] = [str(build_resource_metadata_url(server.settings.auth.resource_server_url))]
+    if not any(getattr(r, "path", None) == downloads.ROUTE for r in server._custom_starlette_routes):
+        server.custom_route(downloads.ROUTE, methods=["GET", "HEAD"])(downloads.serve)
     # The guard below checks Host and Origin on every route; the SDK's own check covers /mcp only.
     security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
     app = server.streamable_http_app(host=options.host, transport_security=security,

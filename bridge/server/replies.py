@@ -7,6 +7,7 @@ hundred characters, and the pixels come as a downscaled preview, never the full 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from .background import Job, record_tags
@@ -33,26 +34,34 @@ _CLAUDE_PLUGIN_NEXT = {"config_missing": " In Claude Code, /plugin configure ima
                                          "also sets the relay."}
 
 
-def success_text(result: GenerationResult) -> str:
-    tags = [markdown_image(p, result.alt_text) for p in result.image_paths]
+def success_text(result: GenerationResult, link: Callable[[str], str] | None = None) -> str:
+    """``link`` turns a saved path into what a remote caller gets instead: its download link."""
+    where = link or (lambda p: p)
+    tags = [markdown_image(where(p), result.alt_text) for p in result.image_paths]
     lines = list(tags)
     for path in result.image_paths:
         size = Path(path).stat().st_size if Path(path).is_file() else result.bytes
-        lines.append(f"Saved {path} ({result.actual_size}, {result.output_format}, {size} bytes).")
+        if link:
+            lines.append(f"Download {where(path)} ({result.actual_size}, {result.output_format}, {size} bytes; send "
+                         "the same Authorization header as to this server).")
+        else:
+            lines.append(f"Saved {path} ({result.actual_size}, {result.output_format}, {size} bytes).")
     lines += [f"Warning: {w}" for w in result.warnings]
     lines.append("Show the image to the user with the markdown tag above." if len(tags) == 1 else
                  "Show the images to the user with the markdown tags above.")
     return "\n".join(lines)
 
 
-def failure_text(result: GenerationResult, claude_plugin: bool = False) -> str:
+def failure_text(result: GenerationResult, claude_plugin: bool = False,
+                 link: Callable[[str], str] | None = None) -> str:
+    where = link or (lambda p: p)
     error = result.error or {}
     code = error.get("code", "error")
     lines = [f"Image generation failed ({code}): {error.get('message', '')}"]
     if result.image_paths:  # exit 9: the best partial stands in for the image
-        lines.append(f"The best partial image was kept: {markdown_image(result.image_paths[0], result.alt_text)}")
+        lines.append(f"The best partial image was kept: {markdown_image(where(result.image_paths[0]), result.alt_text)}")
     elif result.partial_image_paths:
-        lines.append(f"A partial image was kept: {markdown_image(result.partial_image_paths[-1], result.alt_text)}")
+        lines.append(f"A partial image was kept: {markdown_image(where(result.partial_image_paths[-1]), result.alt_text)}")
     lines.append(f"Next: {_NEXT.get(code, _DEFAULT_NEXT)}{_CLAUDE_PLUGIN_NEXT.get(code, '') if claude_plugin else ''}")
     return "\n".join(lines)
 
@@ -63,11 +72,11 @@ def pending_text(job: Job) -> str:
             "is ignored) to keep waiting. Do not start a new generation: it would be billed again.")
 
 
-def notice_lines(records: list[dict]) -> list[str]:
+def notice_lines(records: list[dict], link: Callable[[str], str] | None = None) -> list[str]:
     """Jobs whose own call did not get their outcome: cancelled, timed out, or lost with a server."""
     lines = []
     for record in records:
-        tags = record_tags(record)
+        tags = record_tags(record, link)
         prompt = record.get("prompt", "")
         if record.get("status") == "running":
             lines.append(f"Earlier job {record['id']} (\"{prompt}\") is still running after its call was cancelled or "

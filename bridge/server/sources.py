@@ -23,12 +23,12 @@ class Produced:
 def produced_image(jobs, ref: str, principal: str | None = None) -> Produced:
     """The image ``ref`` (a job id or an image path) names, if this server produced it; InputError otherwise.
 
-    ``principal`` is the caller the image must belong to, for a server shared by several; None (the
-    local user of a stdio server) owns every record.
+    ``principal`` is the caller the image must belong to, for a server shared by several; None is
+    the local user, who owns every record no authenticated caller made.
     """
     ref = (ref or "").strip()
     if ref.startswith("job_"):
-        record = _as_record(jobs.get(ref))
+        record = _as_record(jobs.get(ref, principal))
         if record is None or not _belongs(record, principal):
             raise InputError(f"There is no image job {ref!r} on this machine to edit; pass the image's path in "
                              "edit_of or image_paths instead.")
@@ -54,10 +54,11 @@ def _as_record(found) -> dict | None:
     if found is None or isinstance(found, dict):
         return found
     result = found.result
+    owner = getattr(found, "owner", None)
     if result is None or not found.done.is_set():
-        return {"id": found.id, "status": "running"}
+        return {"id": found.id, "status": "running", "owner": owner}
     return {"id": found.id, "status": "done", "ok": result.ok, "image_paths": list(result.image_paths),
-            "response_ids": dict(result.response_ids)}
+            "response_ids": dict(result.response_ids), "owner": owner}
 
 
 def _finished(jobs):
@@ -72,7 +73,7 @@ def _finished(jobs):
 
 
 def _belongs(record: dict, principal: str | None) -> bool:
-    return principal is None or record.get("principal") == principal
+    return record.get("owner") == principal  # the job's caller (callers.owner_of); None: the local user
 
 
 def _same(path: str) -> str:
