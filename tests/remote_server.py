@@ -32,6 +32,7 @@ def run_refused(*args: str) -> subprocess.CompletedProcess:
 def serving(*args: str, host: str = "127.0.0.1", connect: str = "127.0.0.1", env: dict | None = None):
     """Start the server; yield its base URL as reached on ``connect``; stop it."""
     port = free_port()
+    args = tuple(a.replace("{port}", str(port)) for a in args)  # e.g. --public-url http://127.0.0.1:{port}
     proc = subprocess.Popen([sys.executable, "-m", "bridge.server.app", "--transport", "streamable-http",
                              "--host", host, "--port", str(port), *args], env={**os.environ, **(env or {})},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
