@@ -64,6 +64,9 @@ class Caller:
         folder = (out / "callers" / self.owner) if out.is_absolute() else (self.output_base() / out)
         return replace(settings, output_dir=str(folder))
 
+    def image_id(self, path: str) -> str:
+        return downloads.publish(self.owner, path)
+
     def link(self, path: str) -> str:
         image_id = downloads.publish(self.owner, path)
         return f"{self.base_url}/images/{downloads.file_name(image_id, path)}"
@@ -154,11 +157,12 @@ class Caller:
 
 
 def caller_of(ctx) -> Caller | None:
-    """The authenticated caller of a tool call, else None (the local user)."""
+    """The authenticated caller of a request (a tool's Context or the SDK's request context), else
+    None (the local user)."""
     try:
         request = ctx.request_context.request
     except (AttributeError, ValueError):
-        return None
+        request = getattr(ctx, "request", None)
     if request is None:
         return None
     owner = owner_of_user(getattr(request, "scope", {}).get("user"))

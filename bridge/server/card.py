@@ -29,6 +29,8 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ImageContent, TextContent
 from pydantic import Field
 
+from .callers import caller_of
+
 CARD_URI = "ui://image-relay-bridge/card.html"
 CARD_KEY = "image-relay-bridge/card"  # the result's _meta entry the card reads
 IMAGE_URI = "image-relay://jobs/{job_id}/{kind}/{index}"
@@ -117,7 +119,7 @@ class Card(Apps):
                                   is_error=True)
         if params.name != TOOL or not apps:
             return await call_next(ctx)
-        return await _with_card(call_next(ctx), params.arguments or {})
+        return await _with_card(call_next(ctx), params.arguments or {}, caller=caller_of(ctx))
 
     # -- the card's tools -----------------------------------------------------------------------
 
@@ -140,21 +142,25 @@ class Card(Apps):
         elif action == "edit":
             if not prompt or not prompt.strip():
                 return _error("Type what to change in the edit box first.")
-            source = self._image_path(job_id, "image", index)
+            caller = caller_of(ctx)
+            source = self._image_path(job_id, "image", index, caller)
             if source is None:
                 return _error("The image to edit is no longer on this machine.")
             args = {k: v for k, v in args.items() if k in ("quality", "output_format", "background",
                                                              "output_compression", "api_mode", "moderation",
                                                              "input_fidelity", "use_prompt_template")}
             args.update(prompt=prompt, image_paths=[source], size="auto")
-            if mask_png:
+            if caller is not None:  # a shared server's caller names no server file: its image id and mask bytes
+                args.update(image_paths=None, images=[caller.image_id(source)], mask=mask_png or None)
+            elif mask_png:
                 try:
                     args["mask_path"] = await anyio.to_thread.run_sync(_save_mask, mask_png)
                 except ValueError as error:
                     return _error(str(error))
         token = _CARD_CALL.set(True)
         try:
-            return await _with_card(ctx.mcp_server.call_tool(TOOL, args, ctx), args, share_arguments=True)
+            return await _with_card(ctx.mcp_server.call_tool(TOOL, args, ctx), args, share_arguments=True,
+                                    caller=caller_of(ctx))
         finally:
             _CARD_CALL.reset(token)
 
@@ -166,7 +172,8 @@ class Card(Apps):
         ctx: Context = None,
     ) -> CallToolResult:
         jobs = self._jobs()
-        job = jobs.get(job_id.strip())
+        caller = caller_of(ctx)
+        job = jobs.get(job_id.strip(), caller.owner if caller else None)
         if job is None:
             return _error(f"There is no image job {job_id!r} on this machine.")
         if not isinstance(job, dict):
@@ -175,7 +182,7 @@ class Card(Apps):
             while not job.done.is_set() and len(job.progress) == known and time.monotonic() < deadline:
                 await anyio.sleep(0.1)
         asked = _ASKED.get(getattr(job, "id", None) or job.get("id"), {})
-        card = await _describe(job, None, asked.get("arguments", {}) if not _pending(job) else {}, seen=seen)
+        card = await _describe(job, None, asked.get("arguments", {}) if not _pending(job) else {}, seen=seen, caller=caller)
         if asked.get("share"):
             card["arguments"] = asked["arguments"]
         if deliver and card["status"] in ("done", "failed"):
@@ -184,10 +191,11 @@ class Card(Apps):
         return CallToolResult(content=[TextContent(type="text", text=text)], is_error=False,
                               meta={CARD_KEY: card})
 
-    def _image_path(self, job_id: str | None, kind: str, index: int) -> str | None:
+    def _image_path(self, job_id: str | None, kind: str, index: int, caller=None) -> str | None:
+        """A job's image, only when the job is the caller's own (callers.caller_of)."""
         if not job_id:
             return None
-        job = self._jobs().get(job_id.strip())
+        job = self._jobs().get(job_id.strip(), caller.owner if caller else None)
         if job is None:
             return None
         paths = _paths(job, kind)
@@ -202,10 +210,10 @@ class Card(Apps):
 
         @server.resource(IMAGE_URI, name="image", title="A generated image",
                          description="The full image file of a job, for the image card.")
-        async def read_image(job_id: str, kind: str, index: str) -> bytes:
+        async def read_image(job_id: str, kind: str, index: str, ctx: Context = None) -> bytes:
             if kind not in ("image", "partial") or not index.isdigit():
                 raise ValueError("No such image.")
-            path = self._image_path(job_id, kind, int(index))
+            path = self._image_path(job_id, kind, int(index), caller_of(ctx))
             if path is None:
                 raise ValueError("That image is no longer on this machine.")
             if Path(path).stat().st_size > FULL_IMAGE_MAX_BYTES:
@@ -213,7 +221,7 @@ class Card(Apps):
             return await anyio.to_thread.run_sync(Path(path).read_bytes)
 
 
-async def _with_card(call, arguments: dict, share_arguments: bool = False):
+async def _with_card(call, arguments: dict, share_arguments: bool = False, caller=None):
     """Run a generate_image call and add the card's description of its job to the result."""
     holder: dict = {}
     token = _NOTED.set(holder)
@@ -222,7 +230,7 @@ async def _with_card(call, arguments: dict, share_arguments: bool = False):
     finally:
         _NOTED.reset(token)
     if isinstance(result, CallToolResult) and "job" in holder:
-        card = await _describe(holder["job"], result, arguments)
+        card = await _describe(holder["job"], result, arguments, caller=caller)
         if share_arguments:  # what the card asked for, so its own regenerate repeats it
             card["arguments"] = arguments
         if card["job"] not in _ASKED:  # card_status describes the job's edit sources and arguments too
@@ -260,8 +268,9 @@ def _paths(job: Any, kind: str) -> list[str]:
     return list(job.partial_paths)
 
 
-async def _describe(job: Any, result: CallToolResult | None, arguments: dict, seen: int = 0) -> dict:
-    """What the card needs to draw a job: status, facts, images (by preview index, data or URI)."""
+async def _describe(job: Any, result: CallToolResult | None, arguments: dict, seen: int = 0, caller=None) -> dict:
+    """What the card needs to draw a job: status, facts, images (by preview index, data or URI).
+    A shared server's caller gets download links where a local user gets paths and folders."""
     if isinstance(job, dict):
         record = job
         status = "pending" if record.get("status") == "running" else ("done" if record.get("ok") else "failed")
@@ -290,7 +299,7 @@ async def _describe(job: Any, result: CallToolResult | None, arguments: dict, se
     card["images"] = []
     for i, path in enumerate(images):
         entry = {"uri": IMAGE_URI.format(job_id=card["job"], kind="image", index=i), "name": Path(path).name,
-                 "path": path, "bytes": _size(path)}
+                 "bytes": _size(path), **({"url": caller.link(path)} if caller else {"path": path})}
         if len(previews) == min(len(images), 4) and i < len(previews):
             entry["preview"] = previews[i]  # the result's own preview block
         else:  # no preview in the result (previews off, past the fourth, or card_status): one of its own
@@ -305,7 +314,7 @@ async def _describe(job: Any, result: CallToolResult | None, arguments: dict, se
                                  "name": Path(path).name, "src": await _data_url(path, PARTIAL_SIDE, PARTIAL_BYTES)})
     card["partials_total"] = len(partials)
     shown = images or partials
-    if shown:
+    if shown and caller is None:
         card["folder"] = Path(shown[0]).parent.as_uri() if Path(shown[0]).is_absolute() else None
     sources = [p for p in (arguments.get("image_paths") or []) if isinstance(p, str)][:4]
     card["sources"] = [{"name": Path(p).name, "src": await _data_url(p, THUMB_SIDE, THUMB_BYTES)} for p in sources]
