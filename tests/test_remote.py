@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 from bridge.server.tokens import TokenStore
 from tests.conftest import SENTINEL_KEY
 from tests.images import png
-from tests.remote_server import client, post_initialize, run_refused, serving
+from tests.remote_server import MCP_HEADERS, client, post_initialize, run_refused, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -267,3 +268,44 @@ def test_browser_hosts_get_cors_for_configured_origins_only(relay_env, tokens):
         foreign = httpx2.options(f"{base}/mcp", headers={"Origin": "https://evil.example",
                                                          "Access-Control-Request-Method": "POST"}, timeout=30)
         assert foreign.status_code == 403 and "access-control-allow-origin" not in foreign.headers
+
+
+def test_an_mcp_session_is_no_credential(relay_env, tokens):
+    with serving("--auth", "token") as base:
+        opened = post_initialize(base, {"Authorization": f"Bearer {tokens['alice']}"})
+        session = opened.headers["mcp-session-id"]
+        call = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+        headers = {**MCP_HEADERS, "Mcp-Session-Id": session, "Mcp-Protocol-Version": "2025-06-18"}
+        as_bob = httpx2.post(f"{base}/mcp", json=call, timeout=30,
+                             headers={**headers, "Authorization": f"Bearer {tokens['bob']}"})
+        without = httpx2.post(f"{base}/mcp", json=call, timeout=30, headers=headers)
+        assert as_bob.status_code == 404 and without.status_code == 401
+        assert "generate_image" not in as_bob.text + without.text
+
+
+async def test_the_image_card_shows_a_remote_caller_only_its_own_jobs_and_no_server_paths(relay_env, tokens,
+                                                                                          tmp_path):
+    from mcp.client import advertise
+
+    from bridge.server.card import CARD_KEY
+    apps = advertise("io.modelcontextprotocol/ui", {"mimeTypes": ["text/html;profile=mcp-app"]})
+    with serving("--auth", "token") as base:
+        async with client(base, tokens["alice"], extensions=[apps]) as alice:
+            result = await alice.call_tool("generate_image", {"prompt": "alice's card"})
+            card = result.meta[CARD_KEY]
+            [image] = card["images"]
+            mine = await alice.read_resource(image["uri"])
+            own_edit = await alice.call_tool("card_generate", {
+                "action": "edit", "arguments": {}, "job_id": card["job"], "prompt": "add a hat",
+                "mask_png": b64(png(64, 48, alpha=True))})
+        assert not own_edit.is_error, text_of(own_edit)  # her own image, by id, and the mask's bytes
+        assert "path" not in image and "folder" not in card and image["url"] == links(result)[0]
+        assert no_server_paths(json.dumps(card), tmp_path) and mine.contents
+        async with client(base, tokens["bob"], extensions=[apps]) as bob:
+            status = await bob.call_tool("card_status", {"job_id": card["job"]})
+            edit = await bob.call_tool("card_generate", {"action": "edit", "arguments": {}, "job_id": card["job"],
+                                                         "prompt": "make it bob's"})
+            with pytest.raises(Exception):
+                await bob.read_resource(image["uri"])
+        assert status.is_error and "alice" not in text_of(status) and not (status.meta or {}).get(CARD_KEY)
+        assert edit.is_error and "no longer" in text_of(edit)
