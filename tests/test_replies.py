@@ -65,3 +65,18 @@ def test_previews_shrink_to_their_byte_cap(tmp_path):
     made = preview(str(noisy), 1024, 60_000)
     assert made is not None and len(made.data) <= 60_000 and max(made.width, made.height) <= 1024
     assert preview(str(tmp_path / "missing.png"), 1024, 60_000) is None
+
+
+def test_a_remote_callers_texts_carry_links_and_never_the_path(tmp_path):
+    path = tmp_path / "a cat.png"
+    path.write_bytes(b"x" * 1234)
+    link = {str(path): "https://images.example/images/img_1.png"}.__getitem__
+    done = GenerationResult(ok=True, elapsed_seconds=1, complete=True, image_paths=(str(path),), alt_text="a cat",
+                            actual_size="64x48", output_format="png", bytes=1234)
+    failed = GenerationResult(ok=False, elapsed_seconds=1, error={"code": "stream_broken", "message": "Cut."},
+                              partial_image_paths=(str(path),), alt_text="a cat", exit_code=9)
+    record = {"id": "job_1", "status": "done", "ok": True, "prompt": "a cat", "image_paths": [str(path)]}
+    texts = [success_text(done, link), failure_text(failed, link=link), *notice_lines([record], link)]
+    for text in texts:
+        assert "![a cat](https://images.example/images/img_1.png)" in text and str(tmp_path) not in text
+    assert "Download https://images.example/images/img_1.png (64x48, png, 1234 bytes;" in texts[0]

@@ -257,7 +257,8 @@ def record_tags(record: dict, link: Callable[[str], str] | None = None) -> list[
     remote caller's download link instead of the path)."""
     alt = record.get("alt_text") or record.get("prompt") or "image"
     paths = record.get("image_paths") or record.get("partial_image_paths", [])[-1:]
-    return [markdown_image(link(p) if link else p, alt) for p in paths if Path(p).is_file()]
+    return [markdown_image(link(p), alt, windows=False) if link else markdown_image(p, alt)
+            for p in paths if Path(p).is_file()]
 
 
 async def wait(job: Job, budget: float, *, sleep: Callable, forward: Callable | None = None,

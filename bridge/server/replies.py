@@ -37,7 +37,8 @@ _CLAUDE_PLUGIN_NEXT = {"config_missing": " In Claude Code, /plugin configure ima
 def success_text(result: GenerationResult, link: Callable[[str], str] | None = None) -> str:
     """``link`` turns a saved path into what a remote caller gets instead: its download link."""
     where = link or (lambda p: p)
-    tags = [markdown_image(where(p), result.alt_text) for p in result.image_paths]
+    _url = {"windows": False} if link else {}  # a link is a URL on every platform, never a file URI
+    tags = [markdown_image(where(p), result.alt_text, **_url) for p in result.image_paths]
     lines = list(tags)
     for path in result.image_paths:
         size = Path(path).stat().st_size if Path(path).is_file() else result.bytes
@@ -55,13 +56,14 @@ def success_text(result: GenerationResult, link: Callable[[str], str] | None = N
 def failure_text(result: GenerationResult, claude_plugin: bool = False,
                  link: Callable[[str], str] | None = None) -> str:
     where = link or (lambda p: p)
+    _url = {"windows": False} if link else {}
     error = result.error or {}
     code = error.get("code", "error")
     lines = [f"Image generation failed ({code}): {error.get('message', '')}"]
     if result.image_paths:  # exit 9: the best partial stands in for the image
-        lines.append(f"The best partial image was kept: {markdown_image(where(result.image_paths[0]), result.alt_text)}")
+        lines.append(f"The best partial image was kept: {markdown_image(where(result.image_paths[0]), result.alt_text, **_url)}")
     elif result.partial_image_paths:
-        lines.append(f"A partial image was kept: {markdown_image(where(result.partial_image_paths[-1]), result.alt_text)}")
+        lines.append(f"A partial image was kept: {markdown_image(where(result.partial_image_paths[-1]), result.alt_text, **_url)}")
     lines.append(f"Next: {_NEXT.get(code, _DEFAULT_NEXT)}{_CLAUDE_PLUGIN_NEXT.get(code, '') if claude_plugin else ''}")
     return "\n".join(lines)
 
