@@ -117,11 +117,12 @@ def test_the_lookup_keys_by_principal(tmp_path):
     image = tmp_path / "made.png"
     image.write_bytes(png(8, 8))
     record = {"id": "job_aaaaaaaaaaaa", "status": "done", "ok": True, "image_paths": [str(image)], "started": 1e12,
-              "response_ids": {str(image): "resp_1"}, "principal": "alice", "reported": True}
+              "response_ids": {str(image): "resp_1"}, "owner": "t-alice", "reported": True}
     (tmp_path / "jobs").mkdir(exist_ok=True)
     (tmp_path / "jobs" / "job_aaaaaaaaaaaa.json").write_text(json.dumps(record))
-    assert produced_image(jobs, str(image)).response_id == "resp_1"  # the local user owns every record
-    assert produced_image(jobs, "job_aaaaaaaaaaaa", principal="alice").path == str(image)
-    for ref in (str(image), "job_aaaaaaaaaaaa"):
-        with pytest.raises(InputError):
-            produced_image(jobs, ref, principal="bob")
+    assert produced_image(jobs, "job_aaaaaaaaaaaa", principal="t-alice").path == str(image)
+    assert produced_image(jobs, str(image), principal="t-alice").response_id == "resp_1"
+    for principal in ("t-bob", None):  # another caller, or the local user: a shared caller's work is its own
+        for ref in (str(image), "job_aaaaaaaaaaaa"):
+            with pytest.raises(InputError):
+                produced_image(jobs, ref, principal=principal)

@@ -309,3 +309,27 @@ async def test_the_image_card_shows_a_remote_caller_only_its_own_jobs_and_no_ser
                 await bob.read_resource(image["uri"])
         assert status.is_error and "alice" not in text_of(status) and not (status.meta or {}).get(CARD_KEY)
         assert edit.is_error and "no longer" in text_of(edit)
+
+
+async def test_edit_of_takes_only_a_remote_callers_own_jobs_and_image_ids(relay_env, emulator, tokens, tmp_path):
+    with serving("--auth", "token") as base:
+        async with client(base, tokens["alice"]) as alice:
+            first = await alice.call_tool("generate_image", {"prompt": "a lighthouse"})
+            image_id = re.search(r"/images/(img_\w+)", links(first)[0]).group(1)
+            by_id = await alice.call_tool("generate_image", {"prompt": "now at night", "edit_of": image_id})
+            path = next((Path(os.environ["XDG_DATA_HOME"]) / "image-relay-bridge" / "callers" / "t-alice"
+                         / "outputs").glob("*.png"))
+            by_path = await alice.call_tool("generate_image", {"prompt": "now at night", "edit_of": str(path)})
+        assert by_id.is_error is False and links(by_id), text_of(by_id)
+        assert by_path.is_error and no_server_paths(text_of(by_path), tmp_path)
+        from bridge.paths import user_state_dir
+        records = [json.loads(p.read_text()) for p in (user_state_dir() / "jobs").glob("job_*.json")]
+        alices = [r["id"] for r in records if r.get("owner") == "t-alice"]
+        assert len(alices) == 2
+        async with client(base, tokens["alice"]) as alice:
+            own_job = await alice.call_tool("generate_image", {"prompt": "at dawn", "edit_of": alices[0]})
+        async with client(base, tokens["bob"]) as bob:
+            stolen_job = await bob.call_tool("generate_image", {"prompt": "mine now", "edit_of": alices[0]})
+            stolen_id = await bob.call_tool("generate_image", {"prompt": "mine now", "edit_of": image_id})
+        assert own_job.is_error is False, text_of(own_job)
+        assert stolen_job.is_error and stolen_id.is_error and not links(stolen_job) + links(stolen_id)

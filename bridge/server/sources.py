@@ -41,7 +41,7 @@ def produced_image(jobs, ref: str, principal: str | None = None) -> Produced:
         path = paths[0]
     else:
         wanted = _same(ref)
-        path, record = next(((p, r) for r in _finished(jobs) if _belongs(r, principal)
+        path, record = next(((p, r) for r in _finished(jobs, principal) if _belongs(r, principal)
                              for p in r.get("image_paths") or () if _same(p) == wanted), (None, None))
         if path is None or not Path(path).is_file():
             raise InputError("edit_of names no image this server saved; to edit another file, pass its path in "
@@ -61,13 +61,13 @@ def _as_record(found) -> dict | None:
             "response_ids": dict(result.response_ids), "owner": owner}
 
 
-def _finished(jobs):
+def _finished(jobs, principal: str | None):
     try:
         names = sorted((p.stem for p in Path(jobs.dir).glob("job_*.json")), reverse=True)
     except OSError:
         return
     for name in names:
-        record = _as_record(jobs.get(name))
+        record = _as_record(jobs.get(name, principal))
         if record is not None and record.get("ok"):
             yield record
 
