@@ -13,6 +13,7 @@ import anyio
 import httpx2
 import pytest
 
+from bridge.paths import user_data_dir
 from bridge.server.tokens import TokenStore
 from tests.conftest import SENTINEL_KEY
 from tests.images import png
@@ -202,7 +203,7 @@ async def test_remote_callers_roots_never_choose_where_the_server_writes(relay_e
         async with client(base, tokens["alice"], list_roots_callback=roots, mode="legacy") as alice:
             result = await alice.call_tool("generate_image", {"prompt": "rooted"})
     assert result.is_error is False and not list(server_folder.iterdir())
-    mine = Path(os.environ["XDG_DATA_HOME"]) / "image-relay-bridge" / "callers" / "t-alice" / "outputs"
+    mine = user_data_dir() / "callers" / "t-alice" / "outputs"
     assert len(list(mine.glob("*.png"))) == 1
 
 
@@ -317,7 +318,7 @@ async def test_edit_of_takes_only_a_remote_callers_own_jobs_and_image_ids(relay_
             first = await alice.call_tool("generate_image", {"prompt": "a lighthouse"})
             image_id = re.search(r"/images/(img_\w+)", links(first)[0]).group(1)
             by_id = await alice.call_tool("generate_image", {"prompt": "now at night", "edit_of": image_id})
-            path = next((Path(os.environ["XDG_DATA_HOME"]) / "image-relay-bridge" / "callers" / "t-alice"
+            path = next((user_data_dir() / "callers" / "t-alice"
                          / "outputs").glob("*.png"))
             by_path = await alice.call_tool("generate_image", {"prompt": "now at night", "edit_of": str(path)})
         assert by_id.is_error is False and links(by_id), text_of(by_id)
