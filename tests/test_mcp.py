@@ -399,11 +399,11 @@ async def test_cli_runs_and_mcp_calls_share_one_output_dir(mcp_env, relay_env, m
                               stdout=subprocess.PIPE, text=True, encoding="utf-8") for _ in range(3)]
     results = []
     async with Client(server) as client:
-        async def one():
-            results.append(await client.call_tool("generate_image", {"prompt": "same prompt"}))
+        async def one(quality):  # identical calls would join one job: the same prompt, three qualities
+            results.append(await client.call_tool("generate_image", {"prompt": "same prompt", "quality": quality}))
         async with anyio.create_task_group() as group:
-            for _ in range(3):
-                group.start_soon(one)
+            for quality in ("low", "medium", "high"):
+                group.start_soon(one, quality)
     cli_paths = [json.loads(p.communicate(timeout=60)[0])["image_path"] for p in procs]
     paths = cli_paths + [saved(r)[0] for r in results]
     assert len(set(paths)) == 6

@@ -1,8 +1,10 @@
 """image-relay-mcp: the MCP server agents call. One tool, ``generate_image``.
 
-Each generation is a job (``background``) that outlives its call: a call waits up to
-IMAGE_RELAY_MCP_WAIT_SECONDS, then returns the job id to wait on; a cancelled call leaves the
-job running, so a billed image is still saved and reported by the next result. What the model
+Each generation is a job (``background``) that outlives its call and its server: it runs in a
+worker process of its own (``runner``); a call waits up to IMAGE_RELAY_MCP_WAIT_SECONDS, then
+returns the job id to wait on; a cancelled call, or a server that is killed or restarted, leaves
+the job running, so a billed image is still saved and reported by the next result, and a
+re-sent identical call joins the job instead of paying again (``matching``). What the model
 reads is compact text led by the markdown image tag, plus a preview image (``replies``,
 ``images.pillow``). The relay code loads on the first call: ``initialize`` is answered as fast as the
 SDK starts. stdout carries protocol only; logs go to stderr.
@@ -119,6 +121,7 @@ async def generate_image(
     jobs.max_jobs = settings.mcp_max_jobs
     caller = caller_of(ctx)  # None: the local user; else a shared server's authenticated caller
     owner = caller.owner if caller else None
+    joined = None
     if job_id:
         found = jobs.get(job_id.strip(), owner)
         if found is None:
@@ -126,7 +129,7 @@ async def generate_image(
                                 "generate_image without job_id to start a new generation.", error=True)
         if isinstance(found, dict):  # finished or lost under an earlier server
             card.note(found)
-            return _scrubbed(_record_result(found, jobs, caller), caller)
+            return _scrubbed(await _from_record(found, jobs, settings, caller), caller)
         job = found
         card.note(job)
     else:
@@ -167,14 +170,31 @@ async def generate_image(
             partial_images=partial_images, n=n or 1, moderation=moderation, input_fidelity=input_fidelity,
             negative_prompt=negative_prompt, seed=seed,
             use_template=use_prompt_template, output_name=output_name, previous_response_id=previous)
-        job = _start(jobs, request, settings, base, owner)
+        from .matching import call_key
+        key = await anyio.to_thread.run_sync(call_key, request, settings, owner)
+        found = jobs.find(key, owner)  # no await between finding and starting: one job per identical call
+        if isinstance(found, dict):
+            card.note(found)
+            joined = _joined_line(found["id"], found.get("started"))
+            return _scrubbed(await _from_record(found, jobs, settings, caller, joined), caller)
+        if found is not None:
+            joined = _joined_line(found.id, found.started)
+            job = found
+        else:
+            job = _start(jobs, request, settings, base, owner, key)
         card.note(job)
     if not await _wait(job, settings, ctx, caller):
-        return _scrubbed(_text_result(_pending(job, jobs, caller)), caller)
+        return _scrubbed(_text_result("\n".join([_pending(job, jobs, caller), *([joined] if joined else [])])), caller)
     jobs.mark_reported(job.id)
     result = job.result
-    return _scrubbed(await _image_result(result, settings, jobs, caller) if result.ok else
-                     _failed(result, jobs, ctx, caller), caller)
+    return _scrubbed(await _image_result(result, settings, jobs, caller, joined) if result.ok else
+                     _failed(result, jobs, ctx, caller, joined), caller)
+
+
+def _joined_line(job_id: str, started: float | None) -> str:
+    ago = f", started {time.time() - started:.0f} s ago" if started else ""
+    return (f"This call repeats the one that started job {job_id}{ago}: it joined that job instead of starting a "
+            "new, billed generation.")
 
 
 _FALLBACK: dict[str, str] = {}  # defaults from the server's command line (the plugin's entry)
@@ -188,16 +208,16 @@ def _jobs() -> Jobs:
     return _JOBS[0]
 
 
-def _start(jobs: Jobs, request, settings: Settings, base: Path, owner: str | None) -> Job:
-    from ..core import generate_image as run_job
+def _start(jobs: Jobs, request, settings: Settings, base: Path, owner: str | None, key: str) -> Job:
     from ..relay.transport import CancelToken
+    from .runner import run_in_worker
 
     cancel = CancelToken()
 
     def work(job: Job) -> GenerationResult:
-        return run_job(request, settings, on_progress=job.on_progress, cancel=cancel, base_dir=base)
+        return run_in_worker(job, request, settings, base, jobs.dir, cancel)
 
-    return jobs.start(request.prompt, work, cancel=cancel, owner=owner)
+    return jobs.start(request.prompt, work, cancel=cancel, owner=owner, key=key)
 
 
 async def _wait(job: Job, settings: Settings, ctx: Context | None, caller: Caller | None = None) -> bool:
@@ -352,9 +372,10 @@ def _pending(job: Job, jobs: Jobs, caller: Caller | None = None) -> str:
 
 
 async def _image_result(result: GenerationResult, settings: Settings, jobs: Jobs,
-                        caller: Caller | None = None) -> CallToolResult:
+                        caller: Caller | None = None, joined: str | None = None) -> CallToolResult:
     from .replies import success_text
-    text = "\n".join([success_text(result, caller.link if caller else None), *_notices(jobs, caller=caller)])
+    text = "\n".join([success_text(result, caller.link if caller else None), *([joined] if joined else []),
+                      *_notices(jobs, caller=caller)])
     previews = []
     if settings.mcp_preview_size:
         from ..images.pillow import preview
@@ -369,7 +390,7 @@ async def _image_result(result: GenerationResult, settings: Settings, jobs: Jobs
 
 
 def _failed(result: GenerationResult, jobs: Jobs | None, ctx: Context | None = None,
-            caller: Caller | None = None) -> CallToolResult:
+            caller: Caller | None = None, joined: str | None = None) -> CallToolResult:
     from ..clients.host import claude_plugin, client_name
     from .replies import failure_text
     try:
@@ -377,25 +398,38 @@ def _failed(result: GenerationResult, jobs: Jobs | None, ctx: Context | None = N
     except Exception:  # noqa: BLE001 - outside a request there is no session; the advice stays general
         client = None
     return _text_result("\n".join([failure_text(result, claude_plugin(client), caller.link if caller else None),
-                                   *_notices(jobs, caller=caller)]), error=True)
+                                   *([joined] if joined else []), *_notices(jobs, caller=caller)]), error=True)
 
 
-def _record_result(record: dict, jobs: Jobs, caller: Caller | None = None) -> CallToolResult:
-    """The outcome of a job a call asks for by id, from its record on disk."""
+async def _from_record(record: dict, jobs: Jobs, settings: Settings, caller: Caller | None = None,
+                       joined: str | None = None) -> CallToolResult:
+    """A job of an earlier server, as its own call would have returned it, preview included."""
+    from .worker import read_result
+    result = read_result(jobs.dir, record["id"]) if record.get("status") == "done" else None
+    if result is None:
+        return _record_result(record, jobs, caller, joined)
+    jobs.mark_reported(record["id"])
+    return await _image_result(result, settings, jobs, caller, joined) if result.ok else \
+        _failed(result, jobs, None, caller, joined)
+
+
+def _record_result(record: dict, jobs: Jobs, caller: Caller | None = None, joined: str | None = None) -> CallToolResult:
+    """The outcome of a job a call asks for by id (or joins), from its record on disk."""
     from .background import record_tags
     from .replies import notice_lines
-    jobs.mark_reported(record["id"])
+    extra = [joined] if joined else []
     if record.get("status") == "running":
-        return _text_result(f"Job {record['id']} is still running in another server; its image will be saved "
-                            "there. Call again later with the same job_id.")
+        return _text_result("\n".join([f"Job {record['id']} is still waiting for a free slot in another server; its "
+                                       "image will be saved there. Call again later with the same job_id.", *extra]))
+    jobs.mark_reported(record["id"])
     link = caller.link if caller else None
     if record.get("ok"):
         tags = record_tags(record, link)
         if tags:
             where = ", ".join(link(p) if link else p for p in record["image_paths"])
             return _text_result("\n".join([*tags, f"{'Download' if link else 'Saved'} {where} "
-                                            f"({record.get('actual_size')}, {record.get('output_format')})."]))
-    return _text_result(notice_lines([record], link)[0], error=True)
+                                            f"({record.get('actual_size')}, {record.get('output_format')}).", *extra]))
+    return _text_result("\n".join([notice_lines([record], link)[0], *extra]), error=True)
 
 
 def main(argv: list[str] | None = None) -> int:

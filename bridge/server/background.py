@@ -1,15 +1,18 @@
 """Generations as jobs that outlive the tool call that started them. No MCP here.
 
-A paid image is never lost to a client's time limit: a job runs in a thread of its own, a call
-waits for it up to a budget, and a call that is cancelled or gives up leaves the job running to
-its end. Finished jobs are recorded on disk (small JSON, never a secret) so the next call, even
-of a restarted server, can report them; a job that was running when its server died is
-reported as lost, with its best partial image if one was saved.
+A paid image is never lost to a client's time limit: a job's work runs beside the call (in the
+server, a thread that follows the job's worker process, ``runner``), a call waits for it up to a
+budget, and a call that is cancelled or gives up leaves the job running to its end. Jobs are
+recorded on disk (small JSON, never a secret) in the user's job folder, so any later server of
+the same user reports them: one whose server died while its worker ran on is adopted (followed
+to its end), one whose worker finished is reported as finished, and only a job whose worker is
+gone without a result is reported as lost, with its best partial image if one was saved.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import threading
 import time
@@ -23,6 +26,8 @@ from ..system.files import replace
 from ..system.processes import is_alive
 
 KEEP_SECONDS = 7 * 24 * 3600  # records older than a week are pruned
+JOIN_SECONDS = 3600  # an identical call joins a finished job whose result nobody received, this long after its end
+_RECORD = re.compile(r"^job_[0-9a-f]+\.json$")
 FINISHING_GRACE = 10.0  # past the budget, a job whose final image is in still gets this long to finish
 Work = Callable[["Job"], GenerationResult]
 
@@ -45,6 +50,10 @@ class Job:
 
     partial_paths: list[str] = field(default_factory=list)
     persist: Callable[[], None] | None = None  # rewrites the job's record
+    key: str | None = None  # what an identical call matches (``matching``)
+    worker: int | None = None  # the process that runs the generation
+    deadline: float | None = None  # when a silent worker is given up on
+    finished: float | None = None
 
     def on_progress(self, progress: Progress) -> None:
         """The work's progress callback (runs in the job's thread)."""
@@ -82,9 +91,10 @@ class Jobs:
         self._running = 0
         self._mark_lost_and_prune()
 
-    def start(self, prompt: str, work: Work, cancel: object | None = None, owner: str | None = None) -> Job:
+    def start(self, prompt: str, work: Work, cancel: object | None = None, owner: str | None = None, *,
+              key: str | None = None) -> Job:
         """Run ``work`` in a thread of its own; ``cancel`` (a CancelToken) is what stops it."""
-        job = Job(id="job_" + secrets.token_hex(6), prompt=prompt[:120], cancel=cancel, owner=owner)
+        job = Job(id="job_" + secrets.token_hex(6), prompt=prompt[:120], cancel=cancel, owner=owner, key=key)
         with self._lock:
             self._jobs[job.id] = job
         job.persist = lambda: self._write(job, "running")
@@ -106,6 +116,30 @@ class Jobs:
                     "code": "internal_error", "message": f"The job failed unexpectedly ({exc.__class__.__name__}).",
                     "retryable": False}, exit_code=1)
             finally:
+                job.finished = time.time()
+                self._write(job, "done")
+                job.done.set()
+
+        threading.Thread(target=run, name=f"image-job-{job.id}", daemon=True).start()
+        return job
+
+    def _adopt(self, record: dict) -> Job:
+        """Follow a job whose worker runs on after its server stopped (or runs in another server)."""
+        from .runner import follow
+        with self._lock:
+            if record["id"] in self._jobs:
+                return self._jobs[record["id"]]
+            job = Job(id=record["id"], prompt=record.get("prompt", ""), started=record.get("started", time.time()),
+                      key=record.get("key"), owner=record.get("owner"), worker=record.get("worker"),
+                      deadline=record.get("deadline"))  # its partials come back as its events are replayed
+            self._jobs[job.id] = job
+        job.persist = lambda: self._write(job, "running")
+
+        def run() -> None:
+            try:
+                job.result = follow(job, self.dir, alive=lambda: is_alive(job.worker))
+            finally:
+                job.finished = time.time()
                 self._write(job, "done")
                 job.done.set()
 
@@ -139,23 +173,78 @@ class Jobs:
             self._slots.notify_all()
 
     def get(self, job_id: str, owner: str | None = None) -> Job | dict | None:
-        """``owner``'s job of this server, else its record on disk (a dict), else None: another
-        caller's job is as unknown as one that never was."""
+        """``owner``'s job this server follows, else one it adopts, else its record on disk (a dict),
+        else None: another caller's job is as unknown as one that never was."""
         with self._lock:
             job = self._jobs.get(job_id)
         if job is not None:
             return job if job.owner == owner else None
-        if not job_id.startswith("job_") or not job_id[4:].isalnum():
+        if not re.fullmatch(r"job_[0-9a-f]+", job_id):
             return None  # never a path
         record = self._read(self.dir / f"{job_id}.json")
-        return record if record is not None and record.get("owner") == owner else None
+        return self._settle(record) if record is not None and record.get("owner") == owner else None
 
     def running(self, owner: str | None) -> int:
         """How many of ``owner``'s jobs have not ended."""
         with self._lock:
             return sum(1 for job in self._jobs.values() if job.owner == owner and not job.done.is_set())
 
+    def find(self, key: str, owner: str | None = None) -> Job | dict | None:
+        """The job an identical call joins: the owner's job with this key that is still running, or
+        that finished (within JOIN_SECONDS) with an outcome no call has received; this server's, or
+        any other server's of the same user, read from the job folder."""
+        now = time.time()
+        with self._lock:
+            live = sorted(self._jobs.values(), key=lambda j: j.started, reverse=True)
+        for job in live:
+            if job.key != key or job.owner != owner or job.dropped:
+                continue
+            if not job.done.is_set():
+                return job
+            if not job.reported and not self._claimed(job.id) and now - (job.finished or now) < JOIN_SECONDS \
+                    and _joinable(job.result):
+                return job
+        for path in self._records(since=now - JOIN_SECONDS - KEEP_RUNNING_SECONDS):
+            record = self._read(path)
+            if record is None or record.get("key") != key or record.get("owner") != owner:
+                continue
+            if record["id"] in self._jobs or record.get("reported") or self._claimed(record["id"]):
+                continue
+            found = self._settle(record)
+            if isinstance(found, Job):
+                return found
+            if found.get("status") == "done" and now - found.get("finished", 0) < JOIN_SECONDS \
+                    and (found.get("ok") or (found.get("error") or {}).get("code") not in _NOT_JOINED):
+                return found
+        return None
+
+    def _settle(self, record: dict) -> Job | dict:
+        """What a record on disk stands for now: a finished job (its worker's result), a running one
+        (adopted, so this server follows it), one still queued in a live server, or a lost one."""
+        from .worker import read_result
+        if record.get("status") != "running":
+            return record
+        result = read_result(self.dir, record["id"])
+        if result is not None:
+            record = {**record, **_result_fields(result), "status": "done"}
+            record.setdefault("finished", round(time.time(), 3))
+            self._dump(record)
+            return record
+        if record.get("worker") and is_alive(record["worker"]) \
+                and time.time() < (record.get("deadline") or float("inf")):
+            return self._adopt(record)
+        if not record.get("worker") and is_alive(record.get("pid")):
+            return record  # waiting for a slot in a live server: that server runs it
+        record["status"] = "lost"
+        self._dump(record)
+        return record
+
     def mark_reported(self, job_id: str) -> None:
+        try:  # one marker per job, whichever server reports it: no later server reports it again
+            self.dir.mkdir(parents=True, exist_ok=True)
+            (self.dir / f"{job_id}.reported").touch()
+        except OSError:
+            pass
         with self._lock:
             job = self._jobs.get(job_id)
             if job is not None:
@@ -176,10 +265,10 @@ class Jobs:
             live = sorted(self._jobs.values(), key=lambda j: j.started)
             foreign = list(self._foreign.values())
         for record in foreign:
-            if not record.get("reported") and record.get("owner") == owner:
+            if not record.get("reported") and record.get("owner") == owner and not self._claimed(record["id"]):
                 out.append(record)
         for job in live:
-            if job.owner != owner or job.reported or job.waiters:
+            if job.owner != owner or job.reported or job.waiters or (job.done.is_set() and self._claimed(job.id)):
                 continue
             if not job.done.is_set():
                 if job.id not in self._announced:
@@ -196,17 +285,16 @@ class Jobs:
 
     def _record(self, job: Job, status: str) -> dict:
         record = {"id": job.id, "status": status, "pid": os.getpid(), "started": round(job.started, 3),
-                  "prompt": job.prompt, "reported": job.reported, "partial_image_paths": list(job.partial_paths)}
+                  "prompt": job.prompt, "reported": job.reported, "partial_image_paths": list(job.partial_paths),
+                  "key": job.key, "worker": job.worker, "deadline": job.deadline}
         if job.owner is not None:
             record["owner"] = job.owner
         if job.result is not None:
-            result = job.result
-            record.update(finished=round(time.time(), 3), ok=result.ok, image_paths=list(result.image_paths),
-                          partial_image_paths=list(result.partial_image_paths), alt_text=result.alt_text,
-                          error=result.error, actual_size=result.actual_size, output_format=result.output_format,
-                          bytes=result.bytes, elapsed_seconds=result.elapsed_seconds,
-                          response_ids=dict(result.response_ids))
+            record.update(_result_fields(job.result), finished=round(job.finished or time.time(), 3))
         return record
+
+    def _claimed(self, job_id: str) -> bool:
+        return (self.dir / f"{job_id}.reported").exists()
 
     def _dump(self, record: dict) -> None:
         try:
@@ -224,11 +312,20 @@ class Jobs:
             return None
         return record if isinstance(record, dict) and "id" in record else None
 
-    def _records(self) -> list[Path]:
+    def _records(self, since: float = 0.0) -> list[Path]:
+        """Job records, only those written since ``since`` when given (a record is rewritten as its job runs)."""
         try:
-            return [p for p in self.dir.iterdir() if p.name.startswith("job_") and p.suffix == ".json"]
+            entries = list(os.scandir(self.dir))
         except OSError:
             return []
+        out = []
+        for entry in entries:
+            try:
+                if _RECORD.match(entry.name) and (not since or entry.stat().st_mtime >= since):
+                    out.append(Path(entry.path))
+            except OSError:
+                continue
+        return out
 
     def _mark_lost_and_prune(self) -> None:
         """Read the records once, at start: jobs of servers that are gone become this server's to
@@ -239,17 +336,32 @@ class Jobs:
             if record is None:
                 continue
             if now - record.get("started", now) > KEEP_SECONDS:
-                path.unlink(missing_ok=True)
+                for name in (f"{record['id']}{suffix}" for suffix in (".json", ".events", ".result.json", ".reported")):
+                    (self.dir / name).unlink(missing_ok=True)
                 continue
-            if record.get("reported"):
+            if record.get("reported") or self._claimed(record["id"]):
                 continue
             ours = record.get("pid") == os.getpid()  # an earlier Jobs of this very process
             if (ours and record.get("status") == "running") or (not ours and is_alive(record.get("pid"))):
                 continue  # a live server's job: it reports it itself
-            if record.get("status") == "running":
-                record["status"] = "lost"
-                self._dump(record)
-            self._foreign[record["id"]] = record
+            settled = self._settle(record)
+            if isinstance(settled, dict):
+                self._foreign[record["id"]] = settled
+
+
+_NOT_JOINED = ("lost", "interrupted")  # an identical call starts afresh after these
+KEEP_RUNNING_SECONDS = 3600  # a running job's record is rewritten at least at its start; jobs end within this
+
+
+def _joinable(result: GenerationResult | None) -> bool:
+    return result is not None and (result.ok or (result.error or {}).get("code") not in _NOT_JOINED)
+
+
+def _result_fields(result: GenerationResult) -> dict:
+    return dict(ok=result.ok, image_paths=list(result.image_paths), partial_image_paths=list(result.partial_image_paths),
+                alt_text=result.alt_text, error=result.error, actual_size=result.actual_size,
+                output_format=result.output_format, bytes=result.bytes, elapsed_seconds=result.elapsed_seconds,
+                response_ids=dict(result.response_ids))
 
 
 def record_tags(record: dict, link: Callable[[str], str] | None = None) -> list[str]:

@@ -1,0 +1,225 @@
+"""Jobs that outlive their server, and re-sent calls that join them, through the official client.
+
+Servers here are real stdio subprocesses that get killed, closed and restarted the way clients do
+it; the emulator counts the generation requests that reach the relay.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+
+from bridge.server.app import server
+from tests.test_mcp import SilentRelay, saved
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+def project(relay_env, tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.setenv("CLAUDE_PROJECT_DIR", str(project))
+    return project
+
+
+@pytest.fixture(autouse=True)
+def fresh_jobs():
+    import bridge.server.app as mcp_server
+    mcp_server._JOBS.clear()
+    yield
+    mcp_server._JOBS.clear()
+
+
+def stdio(project: Path, **env) -> Client:
+    """A server as a client starts one: its own process, talking over stdin and stdout."""
+    params = StdioServerParameters(command=sys.executable, args=["-m", "bridge.server.app"],
+                                   env={**os.environ, **env}, cwd=str(project))
+    return Client(params, read_timeout_seconds=60)
+
+
+def jobs_dir() -> Path:
+    from bridge.paths import user_state_dir
+    return user_state_dir() / "jobs"
+
+
+def records() -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(jobs_dir().glob("job_*.json")) if ".result" not in p.name]
+
+
+def generations(emulator, tag: str) -> int:
+    return len([r for r in emulator.requests if r.options.get("tag") == tag and r.method == "POST"])
+
+
+def finals(folder: Path) -> list[Path]:
+    return [p for p in folder.glob("*.png") if "-partial-" not in p.name] if folder.exists() else []
+
+
+async def until(check, seconds: float = 20.0):
+    with anyio.fail_after(seconds):
+        while not (value := check()):
+            await anyio.sleep(0.05)
+    return value
+
+
+def worker_running() -> dict | None:
+    return next((r for r in records() if r.get("status") == "running" and r.get("worker")), None)
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM", "SIGINT", "stdin closed"])
+async def test_a_job_outlives_its_killed_server_and_the_next_server_returns_it(project, emulator, monkeypatch, how):
+    tag = uuid.uuid4().hex[:8]
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(delay=0.5, tag=tag))
+    outputs = project / "outputs"
+    t0 = time.monotonic()
+    timeline = {}
+    async with stdio(project) as client:
+        async with anyio.create_task_group() as group:
+            async def doomed_call():
+                try:
+                    await client.call_tool("generate_image", {"prompt": "a dying server's fox", "partial_images": 1})
+                except Exception:  # noqa: BLE001 - its server is killed under it
+                    pass
+            group.start_soon(doomed_call)
+            record = await until(worker_running)
+            await until(lambda: generations(emulator, tag) == 1)
+            timeline["relay request"] = time.monotonic() - t0
+            assert not finals(outputs)
+            if how == "stdin closed":
+                group.cancel_scope.cancel()
+            else:
+                os.kill(record["pid"], getattr(signal, how))
+                timeline["server killed"] = time.monotonic() - t0
+                group.cancel_scope.cancel()
+    image = (await until(lambda: finals(outputs)))[0]
+    timeline["image on disk"] = time.monotonic() - t0
+    with anyio.fail_after(10):  # the server itself is gone
+        while True:
+            try:
+                os.kill(record["pid"], 0)
+            except ProcessLookupError:
+                break
+            await anyio.sleep(0.05)
+    await until(lambda: (jobs_dir() / f"{record['id']}.result.json").exists())
+
+    async with stdio(project) as client:  # the next server
+        nxt = await client.call_tool("generate_image", {"prompt": "the next picture"})
+        timeline["result seen"] = time.monotonic() - t0
+        text = nxt.content[0].text
+        assert re.search(rf"Earlier job {record['id']} \(\"a dying server's fox\"\) finished after its call was "
+                         rf"cancelled or timed out: !\[a dying server's fox\]\({re.escape(str(image))}\)", text), text
+        by_id = await client.call_tool("generate_image", {"prompt": "x", "job_id": record["id"]})
+        later = await client.call_tool("generate_image", {"prompt": "and another"})
+    assert by_id.is_error is False and saved(by_id) == [str(image)] and by_id.content[1].type == "image"
+    assert "dying server" not in later.content[0].text  # reported once
+    assert generations(emulator, tag) == 3  # the fox once, then the two new pictures
+    print(f"\n{how}: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in timeline.items()))
+
+
+async def test_a_client_that_restarts_its_server_and_resends_pays_once(project, emulator, monkeypatch):
+    """Qwen Code's way: past its timeout it restarts the server and sends the same call again, three times."""
+    tag = uuid.uuid4().hex[:8]
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(delay=1.0, tag=tag))  # about 7 s
+    source = project / "in.png"
+    from tests.images import png
+    source.write_bytes(png(16, 16))
+    arguments = {"prompt": "a re-sent heron", "image_paths": [str(source)], "size": "auto"}
+    outcomes = []
+    for attempt in range(4):  # the first call and three re-sends, each through a new server
+        async with stdio(project) as client:
+            try:
+                outcomes.append(await client.call_tool("generate_image", arguments,
+                                                       read_timeout_seconds=None if attempt == 3 else 1.5))
+                break
+            except Exception as exc:  # noqa: BLE001 - the client's own timeout
+                outcomes.append(exc)
+    assert all(isinstance(o, Exception) for o in outcomes[:-1]) and len(outcomes) >= 3
+    last = outcomes[-1]
+    assert last.is_error is False and last.content[0].text.startswith("![a re-sent heron](")
+    assert re.search(r"This call repeats the one that started job job_[0-9a-f]+, started \d+ s ago: it joined",
+                     last.content[0].text)
+    assert generations(emulator, tag) == 1 and len(finals(project / "outputs")) == 1
+
+
+async def test_identical_calls_join_while_running_and_start_afresh_after_delivery(project, emulator, monkeypatch):
+    tag = uuid.uuid4().hex[:8]
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(delay=0.3, tag=tag))
+    results = []
+    async with Client(server) as client:
+        async def one():
+            results.append(await client.call_tool("generate_image", {"prompt": "twice at once"}))
+        async with anyio.create_task_group() as group:
+            group.start_soon(one)
+            await anyio.sleep(0.3)
+            group.start_soon(one)
+        assert generations(emulator, tag) == 1
+        assert saved(results[0]) == saved(results[1])
+        assert sum("joined that job" in r.content[0].text for r in results) == 1
+        again = await client.call_tool("generate_image", {"prompt": "twice at once"})  # asked for again, on purpose
+        different = await client.call_tool("generate_image", {"prompt": "twice at once", "quality": "low"})
+    assert "joined" not in again.content[0].text and saved(again) != saved(results[0])
+    assert "joined" not in different.content[0].text
+    assert generations(emulator, tag) == 3
+
+
+async def test_an_edit_of_changed_input_is_a_new_job(project, emulator, monkeypatch):
+    from tests.images import png
+    tag = uuid.uuid4().hex[:8]
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(delay=0.3, tag=tag))
+    monkeypatch.setenv("IMAGE_RELAY_MCP_WAIT_SECONDS", "0.2")
+    source = project / "in.png"
+    source.write_bytes(png(16, 16))
+    arguments = {"prompt": "edit me", "image_paths": [str(source)], "api_mode": "images", "size": "auto"}
+    async with Client(server) as client:
+        first = await client.call_tool("generate_image", arguments)
+        source.write_bytes(png(16, 16, alpha=True))  # same path, other pixels
+        second = await client.call_tool("generate_image", arguments)
+    first_id = re.search(r'job_id="(job_[0-9a-f]+)"', first.content[0].text).group(1)
+    assert first_id not in second.content[0].text and "joined" not in second.content[0].text
+    await until(lambda: generations(emulator, tag) == 2)
+
+
+async def test_stop_on_cancel_still_stops_a_job_whose_server_is_killed(project, monkeypatch):
+    relay = SilentRelay()
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", f"http://127.0.0.1:{relay.port}/v1")
+    monkeypatch.setenv("IMAGE_RELAY_MCP_CANCEL_STOPS_JOB", "true")
+    async with stdio(project) as client:
+        async with anyio.create_task_group() as group:
+            async def doomed_call():
+                try:
+                    await client.call_tool("generate_image", {"prompt": "stop me"})
+                except Exception:  # noqa: BLE001
+                    pass
+            group.start_soon(doomed_call)
+            record = await until(worker_running)
+            await until(relay.connected.is_set)
+            os.kill(record["pid"], signal.SIGKILL)
+            await until(relay.hung_up.is_set, 10)  # the worker saw its server go and stopped the request
+            group.cancel_scope.cancel()
+    result = await until(lambda: (jobs_dir() / f"{record['id']}.result.json").exists())
+    assert result
+    assert json.loads((jobs_dir() / f"{record['id']}.result.json").read_text())["error"]["code"] == "interrupted"
+
+
+async def test_the_key_never_reaches_the_job_folder(project, emulator, monkeypatch):
+    from tests.conftest import SENTINEL_KEY
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(delay=0.1, tag=uuid.uuid4().hex[:8]))
+    async with Client(server) as client:
+        result = await client.call_tool("generate_image", {"prompt": "keep it secret", "partial_images": 1})
+    assert result.is_error is False
+    written = b"".join(p.read_bytes() for p in jobs_dir().iterdir())
+    assert SENTINEL_KEY.encode() not in written and str(emulator.port).encode() not in written
