@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..progress import Progress
 from ..result import GenerationResult
+from ..system.processes import spawn_detached
 from .worker import EVENTS, order_for, read_result
 
 POLL = 0.05  # how often a follower looks for new progress and the result
@@ -105,18 +106,10 @@ class _Events:
 
 
 def _spawn() -> subprocess.Popen:
-    """The worker, detached: out of the server's session or job object, so what kills the server
-    (a client's group kill, Ctrl-C in a terminal, the end of the client) does not reach it."""
+    """The worker, detached from the server, so what ends the server does not reach it."""
     import bridge
     env = dict(os.environ)
     root = str(Path(bridge.__file__).resolve().parent.parent)  # the very package this server runs
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
-    args = [sys.executable, "-m", "bridge.server.worker"]
-    common = dict(stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    if sys.platform != "win32":
-        return subprocess.Popen(args, start_new_session=True, **common)
-    flags = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
-    try:  # a client's job object would kill the worker with the server, unless it may break away
-        return subprocess.Popen(args, creationflags=flags | subprocess.CREATE_BREAKAWAY_FROM_JOB, **common)
-    except OSError:
-        return subprocess.Popen(args, creationflags=flags, **common)
+    return spawn_detached([sys.executable, "-m", "bridge.server.worker"], stdin=subprocess.PIPE,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
