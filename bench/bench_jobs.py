@@ -33,6 +33,7 @@ def main() -> None:
     from bridge.emulator import start_emulator
     with start_emulator() as emulator:
         os.environ.update({"IMAGE_RELAY_API_KEY": "sk-bench", "IMAGE_RELAY_TEXT_MODEL": "gpt-5",
+                           "IMAGE_RELAY_IMAGE_MODEL": "gpt-image-emulator",
                            "IMAGE_RELAY_DEFAULT_SIZE": "64x48", "IMAGE_RELAY_OUTPUT_DIR": str(home / "out")})
         spawn, worker = _worker_runs(emulator, runs, home)
         thread = _thread_runs(emulator, runs, home)
@@ -50,7 +51,7 @@ def _fmt(values: list[float]) -> str:
 
 def _settings(emulator, tag: str):
     from bridge.config import load_settings
-    os.environ["IMAGE_RELAY_BASE_URL"] = emulator.url(tag=tag)
+    os.environ["IMAGE_RELAY_BASE_URL"] = emulator.url(tag=tag, delay=0)
     return load_settings({})
 
 
@@ -114,7 +115,7 @@ def _mcp_calls(emulator, runs: int) -> list[float]:
     import anyio
     from mcp import Client
     from bridge.server.app import server
-    os.environ["IMAGE_RELAY_BASE_URL"] = emulator.base_url
+    os.environ["IMAGE_RELAY_BASE_URL"] = emulator.url(delay=0)
     out = []
 
     async def main():

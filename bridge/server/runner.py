@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +23,7 @@ from ..result import GenerationResult
 from ..system.processes import spawn_detached
 from .worker import EVENTS, order_for, read_result
 
-POLL = 0.05  # how often a follower looks for new progress and the result
+POLL = 0.02  # how often a follower looks for new progress and the result
 DEADLINE_MARGIN = 120.0  # past the job's own total timeout, a silent worker is given up on
 
 
@@ -51,10 +52,7 @@ def run_in_worker(job, request, settings, base_dir: Path, folder: Path, cancel) 
             proc.stdin.close()
         except OSError:
             pass
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass  # it finishes on its own; a later poll reaps it
+        threading.Thread(target=proc.wait, name=f"reap-{job.id}", daemon=True).start()  # no zombie, no wait
 
 
 def follow(job, folder: Path, *, alive: Callable[[], bool], cancel=None, stop: Callable[[], None] | None = None,

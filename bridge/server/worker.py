@@ -107,4 +107,6 @@ def read_result(folder: Path, job_id: str):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Not sys.exit: the interpreter's shutdown would wait a second for the stdin reader thread.
+    os._exit(code)
