@@ -190,7 +190,8 @@ async def test_an_edit_of_changed_input_is_a_new_job(project, emulator, monkeypa
         source.write_bytes(png(16, 16, alpha=True))  # same path, other pixels
         second = await client.call_tool("generate_image", arguments)
     first_id = re.search(r'job_id="(job_[0-9a-f]+)"', first.content[0].text).group(1)
-    assert first_id not in second.content[0].text and "joined" not in second.content[0].text
+    second_id = re.search(r'job_id="(job_[0-9a-f]+)"', second.content[0].text).group(1)
+    assert first_id != second_id and "joined" not in second.content[0].text
     await until(lambda: generations(emulator, tag) == 2)
 
 
