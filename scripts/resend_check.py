@@ -8,11 +8,10 @@ that the image is saved, and that the model is handed the image (on the re-sent 
 next call). It prints a timeline: relay requests, image on disk, result seen by the model.
 
 Run it through ``scripts/check-resend`` (which installs Qwen Code and runs this inside a network
-namespace with loopback only): ``python scripts/resend_check.py QWEN_BIN``. The stand-in model
-here speaks just enough streamed Chat Completions for Qwen Code: it finds the deferred tool with
-``tool_search``, calls it through ``tool_call`` (or directly once it is loaded), and calls it once
-again with the same arguments while a call fails (up to five calls), as a model does when it is
-told "Request timed out".
+namespace with loopback only): ``python scripts/resend_check.py QWEN_BIN``. The model is the
+shared stand-in (``standin_model.py --script retry``): it finds the deferred tool with
+``tool_search``, calls it, and calls it again with the same arguments while a call fails, as a
+model told "Request timed out" does.
 """
 from __future__ import annotations
 
@@ -25,8 +24,10 @@ import tempfile
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
 SERVER = "imagerelay"
 TOOL = "generate_image"
@@ -34,125 +35,44 @@ PROMPT = "a lighthouse at dusk, re-sent"
 ARGUMENTS = {"prompt": PROMPT, "size": "1024x1024"}
 PACING = 3.7  # seconds between emulator events: about 25 s for one generation
 TIMEOUT_MS = 8000
-ATTEMPTS = 5  # a model that is told "Request timed out" calls again with the same arguments, a few times
 T0 = time.monotonic()
+WALL0 = time.time()
 
 
 def now() -> float:
     return round(time.monotonic() - T0, 1)
 
 
-class Model:
-    """The stand-in's memory: what it saw, and when the model first saw the image."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.results: list[tuple[float, str]] = []  # (time first seen, text) of generate_image results
-        self.lock = threading.Lock()
-
-    def turn(self, body: dict) -> tuple[str, object, str | None]:
-        tools = {(t.get("function") or t).get("name", ""): (t.get("function") or t) for t in body.get("tools") or []}
-        calls = [c for m in body.get("messages", []) if m.get("role") == "assistant" for c in m.get("tool_calls") or []]
-        by_id = {c.get("id"): c for c in calls}
-        ours = []
-        for message in body.get("messages", []):
-            call = by_id.get(message.get("tool_call_id")) if message.get("role") == "tool" else None
-            if call is None:
-                continue
-            name, args = call["function"]["name"], _json(call["function"].get("arguments"))
-            if name.endswith(TOOL) or (name == "tool_call" and str(args.get("name", "")).endswith(TOOL)):
-                ours.append(_text(message.get("content")))
-        with self.lock:
-            for text in ours[len(self.results):]:
-                self.results.append((now(), text))
-        direct = next((n for n in tools if n.endswith(TOOL)), None)
-        if ours and ours[-1].lstrip().startswith("!["):
-            return "say", "Here is the image: " + ours[-1].splitlines()[0], None
-        if len(ours) >= ATTEMPTS:
-            return "say", f"The image tool failed {len(ours)} times.", None
-        if direct:
-            return "call", ARGUMENTS, direct
-        searched = [c for c in calls if c["function"]["name"] == "tool_search"]
-        if not searched and "tool_search" in tools:
-            props = list((tools["tool_search"].get("parameters") or {}).get("properties") or {"query": 0})
-            return "call", {props[0]: TOOL}, "tool_search"
-        found = None
-        for message in body.get("messages", []):
-            if message.get("role") == "tool" and message.get("tool_call_id") in {c.get("id") for c in searched}:
-                match = re.search(r'"?name"?\s*[:=]\s*"([^"]*' + TOOL + ')"', _text(message.get("content")))
-                found = found or (match.group(1) if match else None)
-        if found and "tool_call" in tools:
-            props = list((tools["tool_call"].get("parameters") or {}).get("properties") or {})
-            name_key = next((p for p in props if "name" in p), "name")
-            args_key = next((p for p in props if "arg" in p or "input" in p or "param" in p), "arguments")
-            return "call", {name_key: found, args_key: ARGUMENTS}, "tool_call"
-        return "say", "No image tool is available.", None
+def standin(work: Path) -> tuple[subprocess.Popen, int, Path]:
+    """The shared stand-in model, playing the retry script; its port and its request record."""
+    record, port_file = work / "model-requests.jsonl", work / "model.port"
+    proc = subprocess.Popen([sys.executable, str(HERE / "standin_model.py"), "--port-file", str(port_file),
+                             "--record", str(record), "--script", "retry", "--arguments", json.dumps(ARGUMENTS)])
+    deadline = time.monotonic() + 30
+    while not (port_file.exists() and port_file.read_text().strip()):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise SystemExit("resend_check: the stand-in model did not start")
+        time.sleep(0.05)
+    return proc, int(port_file.read_text()), record
 
 
-def _json(text) -> dict:
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _text(content) -> str:
-    if isinstance(content, list):
-        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
-    return str(content or "")
-
-
-def serve_model(model: Model) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            self._json({"object": "list", "data": [{"id": "standin", "object": "model"}]})
-
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-            with model.lock:
-                model.requests.append(body)
-            action, value, name = model.turn(body) if body.get("tools") else ("say", "ok", None)
-            base = {"id": "chatcmpl-" + uuid.uuid4().hex[:10], "object": "chat.completion.chunk",
-                    "created": int(time.time()), "model": body.get("model", "standin")}
-            if action == "call":
-                delta = {"role": "assistant", "content": None, "tool_calls": [{"index": 0, "id": "call_" + uuid.uuid4().hex[:10],
-                         "type": "function", "function": {"name": name, "arguments": json.dumps(value)}}]}
-                finish = "tool_calls"
-            else:
-                delta, finish = {"role": "assistant", "content": value}, "stop"
-            if not body.get("stream"):
-                message = {k: v for k, v in delta.items()}
-                for call in message.get("tool_calls") or []:
-                    call.pop("index", None)
-                self._json({**base, "object": "chat.completion", "choices": [{"index": 0, "message": message,
-                            "finish_reason": finish}], "usage": {"prompt_tokens": 1, "completion_tokens": 1,
-                                                                 "total_tokens": 2}})
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.end_headers()
-            for chunk in ({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]},
-                          {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]},
-                          {**base, "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1,
-                                                            "total_tokens": 2}}):
-                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-            self.wfile.write(b"data: [DONE]\n\n")
-
-        def _json(self, value: dict) -> None:
-            data = json.dumps(value).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd
+def results_seen(record: Path, started: float) -> list[tuple[float, str]]:
+    """(seconds, text) of each generate_image result, at the model request that first carried it."""
+    import standin_chat
+    out: list[tuple[float, str]] = []
+    for line in record.read_text(encoding="utf-8").splitlines() if record.exists() else []:
+        entry = json.loads(line)
+        body = entry["body"]
+        if not body.get("tools"):
+            continue
+        _, tool = standin_chat.plan(body, lambda names: (names or [None])[0])
+        texts = [text for text, _ in standin_chat.results(body, tool or TOOL)]
+        if not tool:  # called through tool_call: the tool's full name is in the search result
+            tool = standin_chat.deferred(body)
+            texts = [text for text, _ in standin_chat.results(body, tool)] if tool else []
+        for text in texts[len(out):]:
+            out.append((round(entry["time"] - started, 1), text))
+    return out
 
 
 def main() -> int:
@@ -168,8 +88,7 @@ def main() -> int:
     os.environ.update({k: env[k] for k in ("HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME")})
     from bridge.emulator import start_emulator
 
-    model = Model()
-    httpd = serve_model(model)
+    model, model_port, record = standin(work)
     with start_emulator() as emulator:
         tag = uuid.uuid4().hex[:8]
         relay = emulator.url(delay=PACING, tag=tag)
@@ -177,7 +96,7 @@ def main() -> int:
             "security": {"auth": {"selectedType": "openai"}},
             "model": {"name": "standin"},
             "modelProviders": {"openai": [{"id": "standin", "name": "standin",
-                                           "baseUrl": f"http://127.0.0.1:{httpd.server_port}/v1",
+                                           "baseUrl": f"http://127.0.0.1:{model_port}/v1",
                                            "envKey": "STANDIN_KEY"}]},
             # Each server start leaves a line in starts.log, so the timeline shows Qwen's restarts.
             "mcpServers": {SERVER: {"command": "sh", "args": ["-c", f'echo >>"{work}/starts.log"; exec "$0" -m '
@@ -219,14 +138,17 @@ def main() -> int:
         time.sleep(0.3)
         done.set()
         watcher.join()
-    httpd.shutdown()
+    model.terminate()
+    model.wait()
+    seen_results = results_seen(record, WALL0)
+    requests = len(record.read_text(encoding="utf-8").splitlines()) if record.exists() else 0
 
-    print(f"qwen exit {run.returncode} after {ended - started:.1f} s; stand-in model requests: {len(model.requests)}")
+    print(f"qwen exit {run.returncode} after {ended - started:.1f} s; stand-in model requests: {requests}")
     events = [(at, f"server started (start {i + 1})") for i, at in enumerate(server_starts)]
     events += [(at, f"relay request POST {path}") for at, path in seen]
     events += [(at, "image on disk") for at in image_at]
     events += [(at, "generate_image result seen by the model: " + " | ".join(text.splitlines()[:1] + [
-        line for line in text.splitlines() if "joined" in line])[:400]) for at, text in model.results]
+        line for line in text.splitlines() if "joined" in line])[:400]) for at, text in seen_results]
     for at, what in sorted(events):
         print(f"  {at:6.1f} s  {what}")
     finals = [p for p in (project / "outputs").glob("*.png") if "-partial-" not in p.name] \
@@ -235,7 +157,7 @@ def main() -> int:
         "the relay received one generation request": len(seen) == 1,
         "one image was saved": len(finals) == 1,
         "the model was handed the image": any(t.lstrip().startswith("![") and str(finals[0]) in t
-                                              for _, t in model.results) if finals else False,
+                                              for _, t in seen_results) if finals else False,
         "the key stayed out of the job folder": all(b"sk-fake-relay-key" not in p.read_bytes() for p in
                                                     (home / ".local/state").rglob("*") if p.is_file()),
     }

@@ -13,6 +13,9 @@ Scripts (``--script``):
   recover    call generate_image; when that call fails (a client time limit), wait until an image
              lands in --watch, call generate_image again, and when its result names an earlier
              job id, call generate_image with that job_id; then reply
+  retry      call generate_image; while a call fails (a client time limit), call it again with the
+             same arguments, up to five calls in all, as a model told "Request timed out" does;
+             then reply
 """
 from __future__ import annotations
 
@@ -44,6 +47,8 @@ class Director:
         if not results:
             return "call", self.arguments
         text, failed = results[-1]
+        if self.script == "retry" and failed and len(results) < 5:
+            return "call", self.arguments
         if self.script == "recover":
             if len(results) == 1:
                 self._wait_for_an_image()
@@ -297,7 +302,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file", type=Path, required=True, help="written with the port once listening")
     parser.add_argument("--record", type=Path, required=True, help="JSON lines, one per request")
-    parser.add_argument("--script", choices=("image", "recover"), default="image")
+    parser.add_argument("--script", choices=("image", "recover", "retry"), default="image")
     parser.add_argument("--arguments", type=json.loads, default={"prompt": "a red fox in the snow", "size": "1024x1024"})
     parser.add_argument("--watch", type=Path, help="recover: the folder where the image will land")
     parser.add_argument("--prefer", help="among several generate_image tools, use the one whose name holds this")
