@@ -140,6 +140,9 @@ async def test_a_failure_shows_its_message_and_kept_partial(mcp_env, emulator, m
 
 async def test_card_actions_start_new_jobs(mcp_env, emulator, monkeypatch):
     from PIL import Image
+    from bridge.server import card
+    # Each job starts a worker process; on a busy machine that alone may pass the card's 1 s wait.
+    monkeypatch.setattr(card, "CARD_WAIT_SECONDS", 15.0)
     tag = uuid.uuid4().hex[:8]
     monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(tag=tag))
     arguments = {"prompt": "a regenerated fox", "size": "256x256"}
