@@ -119,7 +119,7 @@ async def test_a_job_outlives_its_killed_server_and_the_next_server_returns_it(p
             except ProcessLookupError:
                 break
             await anyio.sleep(0.05)
-    await until(lambda: (jobs_dir() / f"{record['id']}.result.json").exists())
+    await until(lambda: (jobs_dir() / f"{record['id']}.result").exists())
 
     monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(tag=tag))  # the next pictures come at once
     async with stdio(project) as client:  # the next server
@@ -219,9 +219,9 @@ async def test_stop_on_cancel_still_stops_a_job_whose_server_is_killed(project, 
             os.kill(record["pid"], signal.SIGKILL)
             await until(relay.hung_up.is_set, 10)  # the worker saw its server go and stopped the request
             group.cancel_scope.cancel()
-    result = await until(lambda: (jobs_dir() / f"{record['id']}.result.json").exists())
+    result = await until(lambda: (jobs_dir() / f"{record['id']}.result").exists())
     assert result
-    assert json.loads((jobs_dir() / f"{record['id']}.result.json").read_text())["error"]["code"] == "interrupted"
+    assert json.loads((jobs_dir() / f"{record['id']}.result").read_text())["error"]["code"] == "interrupted"
 
 
 async def test_the_key_never_reaches_the_job_folder(project, emulator, monkeypatch):

@@ -336,7 +336,7 @@ class Jobs:
             if record is None:
                 continue
             if now - record.get("started", now) > KEEP_SECONDS:
-                for name in (f"{record['id']}{suffix}" for suffix in (".json", ".events", ".result.json", ".reported")):
+                for name in (f"{record['id']}{suffix}" for suffix in (".json", ".events", ".result", ".reported")):
                     (self.dir / name).unlink(missing_ok=True)
                 continue
             if record.get("reported") or self._claimed(record["id"]):

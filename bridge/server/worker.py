@@ -5,7 +5,7 @@ its server does not stop a paid generation. Its settings, the API key among them
 JSON line on stdin and never touch the disk. It writes, in the user's job folder:
 
     <id>.events        one JSON line per progress event, appended as they happen
-    <id>.result.json   the outcome, written once, atomically, at the end
+    <id>.result        the outcome (JSON), written once, atomically, at the end
 
 Any later server of the same user follows those files. A line ``cancel`` on stdin stops the job;
 stdin closing (its server is gone) stops it only when the server was told to stop jobs whose
@@ -22,7 +22,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 EVENTS = ".events"
-RESULT = ".result.json"
+RESULT = ".result"  # not .json: whoever lists the job records (job_*.json) never takes it for one
 
 
 def main() -> int:
