@@ -186,18 +186,19 @@ async def test_identical_calls_join_while_running_and_start_afresh_after_deliver
 async def test_an_edit_of_changed_input_is_a_new_job(project, emulator, monkeypatch):
     from tests.images import png
     tag = uuid.uuid4().hex[:8]
-    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(delay=0.3, tag=tag))
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(delay=0.4, tag=tag))  # a stream of a few seconds
     monkeypatch.setenv("IMAGE_RELAY_MCP_WAIT_SECONDS", "0.2")
     source = project / "in.png"
     source.write_bytes(png(16, 16))
-    arguments = {"prompt": "edit me", "image_paths": [str(source)], "api_mode": "images", "size": "auto"}
+    arguments = {"prompt": "edit me", "image_paths": [str(source)], "size": "auto"}
     async with Client(server) as client:
         first = await client.call_tool("generate_image", arguments)
         source.write_bytes(png(16, 16, alpha=True))  # same path, other pixels
         second = await client.call_tool("generate_image", arguments)
-    first_id = re.search(r'job_id="(job_[0-9a-f]+)"', first.content[0].text).group(1)
-    second_id = re.search(r'job_id="(job_[0-9a-f]+)"', second.content[0].text).group(1)
-    assert first_id != second_id and "joined" not in second.content[0].text
+        third = await client.call_tool("generate_image", arguments)  # the same pixels as the second
+    ids = [re.search(r'job_id="(job_[0-9a-f]+)"', r.content[0].text).group(1) for r in (first, second, third)]
+    assert ids[0] != ids[1] == ids[2] and "joined" not in second.content[0].text
+    assert "joined that job" in third.content[0].text
     await until(lambda: generations(emulator, tag) == 2)
 
 
