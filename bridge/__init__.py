@@ -2,8 +2,10 @@
 
 The package reads as the data flows, top to bottom; imports only point down or to the foundations:
 
-    faces        cli · setup · doctor · viewer          server/ (the MCP server: app, background jobs, replies;
-                   |                                      |       a shared server: remote, auth, tokens, callers, downloads)
+    faces        cli · setup · doctor · viewer          server/ (the MCP server: app; jobs: background, runner,
+                   |                                      |       worker, matching; what the model and the card
+                   |                                      |       see: replies, card, sources; a shared server:
+                   |                                      |       remote, auth, tokens, callers, downloads)
     clients/     register (each agent's own way to add the server) · opencode (its config file)
                  · host (which agent started the server)
                    |
@@ -20,8 +22,6 @@ The package reads as the data flows, top to bottom; imports only point down or t
     system/      console (UTF-8 streams) · processes (liveness) · uris (file: URIs) · files (replace held files)
     emulator/    a relay on loopback for tests and trials; it uses images/ and the model table
                  (relay/models, so it refuses what the bridge refuses) and nothing above them
-
-Homes decided ahead: the MCP Apps card, HTTP authentication and job runner inside ``server/``.
 
 The public names load on first use, so ``import bridge`` (and the MCP server's start-up, which
 must answer ``initialize`` fast) never pays for requests, dotenv or the core until a call needs them.

@@ -111,3 +111,17 @@ class Introspection(TokenVerifier):
         return AccessToken(token="", client_id=str(claims.get("client_id") or subject), scopes=scopes,
                            expires_at=int(expires) if isinstance(expires, (int, float)) else None,
                            resource=self.resource, subject=subject, claims={"iss": self.issuer})
+
+
+def owner_of(access_token) -> str | None:
+    """The isolation key of an SDK AccessToken (None: no principal)."""
+    if access_token is None or not access_token.subject:
+        return None
+    issuer = (access_token.claims or {}).get("iss")
+    if issuer == "token":  # StoredTokens: the subject is the token's NAME, a safe folder name
+        return "t-" + access_token.subject
+    return "o-" + hashlib.sha256(f"{issuer}\n{access_token.subject}".encode()).hexdigest()[:24]
+
+
+def owner_of_user(user) -> str | None:
+    return owner_of(getattr(user, "access_token", None))

@@ -46,7 +46,7 @@ class Job:
     dropped: bool = False  # its call was cancelled before it had a slot: it never runs
     reported: bool = False  # a call has returned its outcome
     cancel: object | None = None  # the CancelToken the work polls
-    owner: str | None = None  # the authenticated caller of a shared server (callers.owner_of); None: local
+    owner: str | None = None  # the authenticated caller of a shared server (auth.owner_of); None: local
 
     partial_paths: list[str] = field(default_factory=list)
     persist: Callable[[], None] | None = None  # rewrites the job's record

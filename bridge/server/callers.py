@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import os
 import secrets
@@ -26,24 +25,11 @@ from pathlib import Path
 from ..errors import InputError
 from ..paths import user_data_dir, user_state_dir
 from . import downloads
+from .auth import owner_of_user
 
 PUBLIC_URL: list[str] = []  # --public-url, when set; else links use the Host the caller reached
 UPLOAD_KEEP_SECONDS = 24 * 3600
 _usage_lock = threading.Lock()
-
-
-def owner_of(access_token) -> str | None:
-    """The isolation key of an SDK AccessToken (None: no principal)."""
-    if access_token is None or not access_token.subject:
-        return None
-    issuer = (access_token.claims or {}).get("iss")
-    if issuer == "token":  # auth.StoredTokens: the subject is the token's NAME, a safe folder name
-        return "t-" + access_token.subject
-    return "o-" + hashlib.sha256(f"{issuer}\n{access_token.subject}".encode()).hexdigest()[:24]
-
-
-def owner_of_user(user) -> str | None:
-    return owner_of(getattr(user, "access_token", None))
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ async def serve(request):
     """The download route; every refusal says as little as the MCP endpoint's own."""
     from starlette.responses import FileResponse, JSONResponse
 
-    from .callers import owner_of_user
+    from .auth import owner_of_user
     owner = owner_of_user(request.scope.get("user"))
     if owner is None:
         return JSONResponse({"error": "invalid_token", "error_description": "Authentication required"},

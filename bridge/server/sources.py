@@ -73,7 +73,7 @@ def _finished(jobs, principal: str | None):
 
 
 def _belongs(record: dict, principal: str | None) -> bool:
-    return record.get("owner") == principal  # the job's caller (callers.owner_of); None: the local user
+    return record.get("owner") == principal  # the job's caller (auth.owner_of); None: the local user
 
 
 def _same(path: str) -> str:
