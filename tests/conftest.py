@@ -46,3 +46,26 @@ def relay_env(emulator, monkeypatch):
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     return values
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+def mcp_env(relay_env, monkeypatch, tmp_path):
+    """A project folder the MCP server takes as the client's (CLAUDE_PROJECT_DIR), relay configured."""
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.setenv("CLAUDE_PROJECT_DIR", str(project))
+    return project
+
+
+@pytest.fixture
+def fresh_jobs():
+    """Each test's server starts with no jobs, its records under that test's own HOME."""
+    import bridge.server.app as mcp_server
+    mcp_server._JOBS.clear()
+    yield
+    mcp_server._JOBS.clear()

@@ -13,15 +13,10 @@ from mcp.client import advertise
 
 from bridge.server.app import server
 from bridge.server.card import APP_TOOLS, CARD_KEY, CARD_URI
-from tests.test_mcp import fresh_jobs, mcp_env  # noqa: F401 - shared fixtures
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fresh_jobs")]
 APPS = advertise("io.modelcontextprotocol/ui", {"mimeTypes": ["text/html;profile=mcp-app"]})
 
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
 
 
 def apps_client():

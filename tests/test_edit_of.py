@@ -18,10 +18,6 @@ pytestmark = pytest.mark.anyio
 SAVED = re.compile(r"^Saved (.+) \((\d+x\d+), (\w+), (\d+) bytes\)\.$", re.M)
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
 
 @pytest.fixture
 def app(relay_env, monkeypatch, tmp_path):

@@ -21,32 +21,17 @@ from mcp import Client, StdioServerParameters
 from bridge.server.app import server
 from tests.test_mcp import SilentRelay, saved
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fresh_jobs")]
 # The official client runs a Windows server in a job object that kills its whole tree and forbids
 # breaking away, so there the worker ends with the server (README, "Jobs that outlive the server").
 outside_windows_job = pytest.mark.skipif(sys.platform == "win32", reason="POSIX only: the MCP client's Windows job object "
                                          "kills the worker with the server")
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
 
 @pytest.fixture
-def project(relay_env, tmp_path, monkeypatch):
-    project = tmp_path / "project"
-    project.mkdir()
-    monkeypatch.setenv("CLAUDE_PROJECT_DIR", str(project))
-    return project
-
-
-@pytest.fixture(autouse=True)
-def fresh_jobs():
-    import bridge.server.app as mcp_server
-    mcp_server._JOBS.clear()
-    yield
-    mcp_server._JOBS.clear()
+def project(mcp_env):
+    return mcp_env
 
 
 def stdio(project: Path, **env) -> Client:

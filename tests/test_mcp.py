@@ -20,29 +20,10 @@ from bridge.server.app import server
 from tests.conftest import SENTINEL_KEY
 from tests.images import png
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fresh_jobs")]
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
 
-
-@pytest.fixture
-def mcp_env(relay_env, monkeypatch, tmp_path):
-    project = tmp_path / "project"
-    project.mkdir()
-    monkeypatch.setenv("CLAUDE_PROJECT_DIR", str(project))
-    return project
-
-
-@pytest.fixture(autouse=True)
-def fresh_jobs():
-    """Each test's server starts with no jobs, its records under that test's own HOME."""
-    import bridge.server.app as mcp_server
-    mcp_server._JOBS.clear()
-    yield
-    mcp_server._JOBS.clear()
 
 
 SAVED = re.compile(r"^Saved (.+) \((\d+x\d+), (\w+), (\d+) bytes\)\.$", re.M)

@@ -13,10 +13,6 @@ from tests.images import png
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
 
 @pytest.fixture
 def server(relay_env, monkeypatch, tmp_path):

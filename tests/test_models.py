@@ -157,10 +157,6 @@ def test_help_names_the_configured_models_sizes(monkeypatch):
     assert "image model gpt-image-1.5: 1024x1024, 1536x1024, 1024x1536 or auto" in " ".join(out.getvalue().split())
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
 
 @pytest.mark.anyio
 async def test_the_tool_names_the_configured_models_sizes_and_refuses_others(relay_env, monkeypatch, tmp_path):

@@ -22,10 +22,6 @@ from tests.remote_server import MCP_HEADERS, client, post_initialize, run_refuse
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")

@@ -19,10 +19,6 @@ pytestmark = pytest.mark.anyio
 CLIENT_ID, CLIENT_SECRET = "image-server", "s3cret-of-the-resource-server"
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
 
 class IdentityProvider:
     """RFC 7662 introspection for a table of tokens, answering only its own client."""

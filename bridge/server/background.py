@@ -115,6 +115,14 @@ class Jobs:
                 job.result = GenerationResult(ok=False, elapsed_seconds=round(job.elapsed(), 2), error={
                     "code": "internal_error", "message": f"The job failed unexpectedly ({exc.__class__.__name__}).",
                     "retryable": False}, exit_code=1)
+
+        return self._run(job, run)
+
+    def _run(self, job: Job, body) -> Job:
+        """Run ``body`` in a thread of its own; however it ends, the job is then recorded as done."""
+        def run() -> None:
+            try:
+                body()
             finally:
                 job.finished = time.time()
                 self._write(job, "done")
@@ -136,15 +144,9 @@ class Jobs:
         job.persist = lambda: self._write(job, "running")
 
         def run() -> None:
-            try:
-                job.result = follow(job, self.dir, alive=lambda: is_alive(job.worker))
-            finally:
-                job.finished = time.time()
-                self._write(job, "done")
-                job.done.set()
+            job.result = follow(job, self.dir, alive=lambda: is_alive(job.worker))
 
-        threading.Thread(target=run, name=f"image-job-{job.id}", daemon=True).start()
-        return job
+        return self._run(job, run)
 
     def _take_slot(self, job: Job) -> bool:
         """Wait in line for a free slot, saying how many are ahead; False when the job was dropped."""
