@@ -196,8 +196,23 @@ async function imageFacts(frame, index = 0) {
 }
 
 async function click(page, frame, action) {
-  await frame.waitForSelector(`button[data-action="${action}"]:not([disabled])`, { visible: true, timeout: 20000 });
-  await frame.click(`button[data-action="${action}"]`);
+  const selector = `button[data-action="${action}"]:not([disabled])`;
+  await frame.waitForSelector(selector, { visible: true, timeout: 20000 });
+  // A click on the element itself: a mouse click at its coordinates can land beside it while the
+  // full image that just arrived still moves the layout.
+  await frame.$eval(selector, (button) => button.click());
+}
+
+// The proxy records a call when its answer ends, which can be just after the client has read the
+// result: wait until `which` calls whose request names `text` are recorded, and return the last.
+async function recorded(text, which) {
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    const calls = rawCalls.filter((c) => c.request.includes(text));
+    if (calls.length >= which) return calls[which - 1];
+    if (Date.now() > deadline) throw new Error("the proxy recorded no answer to the call");
+    await sleep(50);
+  }
 }
 
 async function waitJobChange(frame, oldJob, timeout = 30000) {
@@ -436,9 +451,9 @@ async function main() {
     const firstJob = (await page.evaluate(() => window.callPlain({ server: "quick", apps: true, args: { prompt: "Same job", size: "1024x1024" } })))
       ._meta["image-relay-bridge/card"].job;
     await page.evaluate((job) => window.callPlain({ server: "quick", apps: false, args: { prompt: "x", job_id: job } }), firstJob);
-    const rawPlain = rawCalls[rawCalls.length - 1];
+    const rawPlain = await recorded(firstJob, 1);
     await page.evaluate((job) => window.callPlain({ server: "quick", apps: true, args: { prompt: "x", job_id: job } }), firstJob);
-    const rawApps = rawCalls[rawCalls.length - 1];
+    const rawApps = await recorded(firstJob, 2);
     const a = resultOf(rawApps), p = resultOf(rawPlain);
     const hadCard = Boolean(a._meta && a._meta["image-relay-bridge/card"]);
     delete a._meta["image-relay-bridge/card"];
