@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import httpx2
@@ -33,9 +34,12 @@ def serving(*args: str, host: str = "127.0.0.1", connect: str = "127.0.0.1", env
     """Start the server; yield its base URL as reached on ``connect``; stop it."""
     port = free_port()
     args = tuple(a.replace("{port}", str(port)) for a in args)  # e.g. --public-url http://127.0.0.1:{port}
+    # The server logs a line per request: its stderr goes to a file, since a pipe nobody reads
+    # fills up (after a few KiB on Windows) and then blocks the server mid-request.
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen([sys.executable, "-m", "bridge.server.app", "--transport", "streamable-http",
                              "--host", host, "--port", str(port), *args], env={**os.environ, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=log)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -44,12 +48,16 @@ def serving(*args: str, host: str = "127.0.0.1", connect: str = "127.0.0.1", env
                     break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start: {proc.communicate()[1].decode()[-2000:]}")
+                    proc.kill()
+                    proc.wait(10)
+                    log.seek(0)
+                    raise RuntimeError(f"server did not start: {log.read().decode(errors='replace')[-2000:]}")
                 time.sleep(0.05)
         yield f"http://{connect}:{port}"
     finally:
         proc.terminate()
-        out, err = proc.communicate(timeout=10)
+        out, _ = proc.communicate(timeout=10)
+        log.close()
         assert out == b""  # logs go to stderr only
 
 
