@@ -7,8 +7,8 @@ paced at about 25 s by the emulator, this checks that the relay receives one gen
 that the image is saved, and that the model is handed the image (on the re-sent call, or on its
 next call). It prints a timeline: relay requests, image on disk, result seen by the model.
 
-Run it through ``scripts/check-resend`` (which installs Qwen Code and runs this inside a network
-namespace with loopback only): ``python scripts/resend_check.py QWEN_BIN``. The model is the
+Run it through ``checks/check-resend`` (which installs Qwen Code and runs this inside a network
+namespace with loopback only): ``python checks/resend_check.py QWEN_BIN``. The model is the
 shared stand-in (``standin_model.py --script retry``): it finds the deferred tool with
 ``tool_search``, calls it, and calls it again with the same arguments while a call fails, as a
 model told "Request timed out" does.

@@ -3,7 +3,7 @@
 the model receives from generate_image, with the bridge installed through each client's own
 packaging from this checkout, and again through ``image-relay-setup --register``.
 
-Run by scripts/check-clients inside a network namespace with loopback only; it starts the relay
+Run by checks/check-clients inside a network namespace with loopback only; it starts the relay
 emulator itself. Each scenario gets a throwaway HOME whose user config file points at the
 emulator. From the recorded model requests: generate_image is offered on the first request (Qwen
 Code: reachable through its tool_search), the first text the model reads of the result starts
@@ -460,7 +460,7 @@ VERSIONS = {"gemini": "@google/gemini-cli", "qwen": "@qwen-code/qwen-code", "ope
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="a scratch folder")
-    parser.add_argument("--bin", type=Path, required=True, help="the clients' bin folder (scripts/clients-install)")
+    parser.add_argument("--bin", type=Path, required=True, help="the clients' bin folder (checks/clients-install)")
     parser.add_argument("--only", choices=sorted(CLIENTS), action="append", help="run only these clients")
     args = parser.parse_args()
     repo = HERE.parent

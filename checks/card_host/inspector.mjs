@@ -1,5 +1,5 @@
 // The image card in the MCP Inspector's web client (a real MCP Apps host), by hand:
-//   node inspector.mjs            (scripts/check-card-inspector sets the environment)
+//   node inspector.mjs            (checks/check-card-inspector sets the environment)
 // Starts the relay emulator and the Inspector's web UI with image-relay-mcp over stdio, then in
 // headless Chromium: connect, open generate_image in the Apps tab, run it, check the card shows the
 // full image, regenerate from the card, download through the host. Screenshots are kept.

@@ -2,7 +2,7 @@
 """Drive the real Claude Code and Codex agent loops against a stand-in model and check what the
 model receives from generate_image.
 
-Run by scripts/check-plugins after the plugin is installed in both clients (HOME is the
+Run by checks/check-plugins after the plugin is installed in both clients (HOME is the
 throwaway home it made). For each client: the tool is offered on the first model request; the
 first text the model reads of the result starts with '![' ; a preview image block arrives for a
 1024x1024 and a 3840x2160 image; and after a forced client time limit the image still lands on
