@@ -19,7 +19,10 @@ The package reads as the data flows, top to bottom; imports only point down or t
                  · pillow (all Pillow use) · b64
                    |
     foundations  config · paths · errors · result · progress · user_request
-    system/      console (UTF-8 streams) · processes (liveness) · uris (file: URIs) · files (replace held files)
+    system/      console (UTF-8 streams) · processes (liveness) · detach (start a process that outlives its
+                 starter) · handoff (the authenticated line to it) · winjob (Windows job objects) · outside
+                 (start one from outside a job: shell, WMI) · com (COM from ctypes) · uris (file: URIs)
+                 · files (replace held files)
     emulator/    a relay on loopback for tests and trials; it uses images/ and the model table
                  (relay/models, so it refuses what the bridge refuses) and nothing above them
 
