@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..progress import Progress
 from ..result import GenerationResult, markdown_image
+from ..system.detach import CONTAINED
 from ..system.files import replace
 from ..system.processes import is_alive
 
@@ -52,6 +53,7 @@ class Job:
     persist: Callable[[], None] | None = None  # rewrites the job's record
     key: str | None = None  # what an identical call matches (``matching``)
     worker: int | None = None  # the process that runs the generation
+    worker_start: str | None = None  # how it was started (system.detach): "contained" ends with the client's job
     deadline: float | None = None  # when a silent worker is given up on
     finished: float | None = None
 
@@ -67,6 +69,11 @@ class Job:
     def finishing(self) -> bool:
         """The final image is received or saved; only the result is left to make."""
         return bool(self.progress) and self.progress[-1].stage in ("final", "saved")
+
+    @property
+    def dies_with_client(self) -> bool:
+        """Its worker could not leave the job object the client keeps this server in."""
+        return self.worker_start == CONTAINED
 
     @property
     def last_event(self) -> str:
@@ -139,7 +146,7 @@ class Jobs:
                 return self._jobs[record["id"]]
             job = Job(id=record["id"], prompt=record.get("prompt", ""), started=record.get("started", time.time()),
                       key=record.get("key"), owner=record.get("owner"), worker=record.get("worker"),
-                      deadline=record.get("deadline"))  # its partials come back as its events are replayed
+                      worker_start=record.get("worker_start"), deadline=record.get("deadline"))  # its partials come back as its events are replayed
             self._jobs[job.id] = job
         job.persist = lambda: self._write(job, "running")
 
@@ -288,7 +295,7 @@ class Jobs:
     def _record(self, job: Job, status: str) -> dict:
         record = {"id": job.id, "status": status, "pid": os.getpid(), "started": round(job.started, 3),
                   "prompt": job.prompt, "reported": job.reported, "partial_image_paths": list(job.partial_paths),
-                  "key": job.key, "worker": job.worker, "deadline": job.deadline}
+                  "key": job.key, "worker": job.worker, "worker_start": job.worker_start, "deadline": job.deadline}
         if job.owner is not None:
             record["owner"] = job.owner
         if job.result is not None:
