@@ -3,7 +3,7 @@
 Sources: the openai-python types and their docstrings (the Responses ``image_generation`` tool and
 ``ImageEditParams``: sizes, transparent backgrounds, ``input_fidelity``), OpenAI's image generation
 guide for gpt-image-2's pixel limits, and OpenAI's own 400 for ``input_fidelity`` on gpt-image-2. The
-README's "Image models" section shows the table to users.
+"Image models" section of docs/relays.md shows the table to users.
 
 Relays rename models, so matching is deliberately narrow: a name is known when, after one or more
 leading ``vendor/`` segments (``openai/gpt-image-2``) and a trailing dated snapshot
