@@ -33,6 +33,7 @@ class Template:
 _BOUNDARY = re.compile(r"(?<=[.;:!?])\s+")
 _CJK_END = "。；：！？）"
 _SPLITS = 64  # places tried for one value's end; enough for any message, bounded for any text
+_LONGEST, _SENTENCES = 2000, 16  # beyond these a text is read whole, never sentence by sentence
 
 
 class Catalogue:
@@ -76,8 +77,9 @@ class Catalogue:
                 return self.exact[exact], len(text)
         candidates = [self._fill(t, text, memo) for t in self.templates
                       if len(text) >= t.literal and text.startswith(t.pieces[0]) and text.endswith(t.pieces[-1])]
-        if sentences:
-            candidates += [self._sentences(text, boundary, memo) for boundary in _BOUNDARY.finditer(text)]
+        if sentences and len(text) <= _LONGEST:
+            boundaries = list(_BOUNDARY.finditer(text))[:_SENTENCES]
+            candidates += [self._sentences(text, boundary, memo) for boundary in boundaries]
         return max((c for c in candidates if c is not None), key=lambda c: c[1], default=None)
 
     def _fill(self, template: Template, text: str, memo: dict) -> tuple[str, int] | None:

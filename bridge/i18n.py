@@ -81,11 +81,14 @@ def choice(environ: Mapping[str, str] | None = None) -> tuple[str, str]:
 def translate(text: str, lang: str | None = None, *, sentences: bool = True) -> str:
     """``text`` in the chosen language; English, or text no template fits, comes back as it is.
     ``sentences=False``: only a whole message, never its sentences one by one (for values)."""
-    lang = lang or language()
-    if lang == "en" or not text:
+    try:
+        lang = lang or language()
+        if lang == "en" or not text:
+            return text
+        catalogue = _catalogue(lang)
+        shown = catalogue.render(text, sentences) if catalogue is not None else None
+    except Exception:  # noqa: BLE001 - a translation is never worth losing the message: it stays English
         return text
-    catalogue = _catalogue(lang)
-    shown = catalogue.render(text, sentences) if catalogue is not None else None
     return text if shown is None else shown
 
 

@@ -213,3 +213,15 @@ def test_the_built_package_carries_the_catalogue(tmp_path):
     names = zipfile.ZipFile(next((tmp_path / "dist").glob("*.whl"))).namelist()
     assert "bridge/locale/zh_CN/LC_MESSAGES/image-relay-bridge.mo" in names
     assert "bridge/locale/zh_CN/LC_MESSAGES/image-relay-bridge.po" in names
+
+
+def test_a_translation_that_fails_leaves_the_english(monkeypatch):
+    import bridge.i18n as i18n
+
+    def broken(lang):
+        raise ValueError("Single '}' encountered in format string")
+    monkeypatch.setattr(i18n, "_catalogue", broken)
+    assert translate("Saved /tmp/a.png.", "zh-CN") == "Saved /tmp/a.png."
+    long = "The relay rejected the request (HTTP 400): " + "Sentence. " * 2000
+    monkeypatch.undo()
+    assert translate(long, "zh-CN").startswith("中转站拒绝了请求 (HTTP 400)：Sentence.")
