@@ -188,7 +188,7 @@ def test_the_setup_wizard_speaks_chinese(emulator, chinese):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX only: the locale variables choose the language")
 def test_the_installed_commands_follow_lang(tmp_path):
-    """As a user types them: image-relay-doctor with LANG=zh_CN.UTF-8, then LANG=C."""
+    """As a user types them: image-relay-doctor and image-relay-setup with LANG=zh_CN.UTF-8, then LANG=C."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IMAGE_RELAY_", "LC_", "LANG"))}
     doctor = shutil.which("image-relay-doctor", path=os.path.dirname(sys.executable)) or "image-relay-doctor"
     chinese = subprocess.run([doctor], env={**env, "LANG": "zh_CN.UTF-8"}, capture_output=True, text=True,
@@ -199,6 +199,13 @@ def test_the_installed_commands_follow_lang(tmp_path):
     assert "[✗] 中转站地址和密钥：IMAGE_RELAY_BASE_URL 和 IMAGE_RELAY_API_KEY 都未设置" in chinese.stdout
     assert "结论：还不能使用。" in chinese.stdout
     assert "[✗] Relay address and key: IMAGE_RELAY_BASE_URL and IMAGE_RELAY_API_KEY not set" in english.stdout
+    setup = shutil.which("image-relay-setup", path=os.path.dirname(sys.executable)) or "image-relay-setup"
+    said = {lang: subprocess.run([setup, "--non-interactive", "--base-url", "api.example.com/v1"],
+                                 env={**env, "LANG": lang}, capture_output=True, text=True, encoding="utf-8",
+                                 timeout=60) for lang in ("zh_CN.UTF-8", "C")}
+    assert said["zh_CN.UTF-8"].stderr == "image-relay-setup: API 地址必须以 http:// 或 https:// 开头；请用 --base-url 传入。\n"
+    assert said["C"].stderr == ("image-relay-setup: The base URL must start with http:// or https://; pass it with "
+                                "--base-url.\n")
 
 
 def test_the_built_package_carries_the_catalogue(tmp_path):
