@@ -6,8 +6,11 @@ import json
 import uuid
 
 from bridge.doctor import main
+from bridge.doctor.view import MARKS
 from bridge.paths import user_config_file
 from tests.conftest import SENTINEL_KEY
+
+OK, FAIL = MARKS["ok"], MARKS["fail"]  # √ and X on Windows
 
 
 def doctor(*args: str) -> tuple[int, str]:
@@ -125,7 +128,7 @@ def test_nothing_configured_leads_with_the_checklist_and_the_verdict():
     code, text = doctor()
     lines = text.splitlines()
     assert code == 1 and lines[0].startswith("[!] Config file: none yet at ")
-    assert lines[2].startswith("[✗] Relay address and key: IMAGE_RELAY_BASE_URL and IMAGE_RELAY_API_KEY not set")
+    assert lines[2].startswith(f"[{FAIL}] Relay address and key: IMAGE_RELAY_BASE_URL and IMAGE_RELAY_API_KEY not set")
     assert lines[3].strip().startswith("→ Run image-relay-setup")
     assert lines[4].startswith("[-] Not checked: Relay reachable, Key accepted")
     verdict = next(i for i, line in enumerate(lines) if line.startswith("Verdict: not ready. Set IMAGE_RELAY_BASE_URL"))
@@ -136,13 +139,14 @@ def test_nothing_configured_leads_with_the_checklist_and_the_verdict():
 def test_the_checklist_names_each_check_in_order_and_verbose_adds_the_settings(relay_env, emulator):
     code, text = doctor()
     marks = [line[:3] + line[4:].split(":")[0] for line in text.splitlines() if line.startswith("[")]
-    assert marks == ["[!]Config file", "[✓]Relay address and key", "[✓]Relay reachable", "[✓]Key accepted",
-                     "[✓]Models offered", "[✓]Image routes", "[✓]API mode", "[✓]Configured models", "[✓]Default size"]
+    assert marks == ["[!]Config file", *(f"[{OK}]{title}" for title in (
+        "Relay address and key", "Relay reachable", "Key accepted", "Models offered", "Image routes", "API mode",
+        "Configured models", "Default size"))]
     assert text.splitlines()[-2].startswith("Verdict: ready. The relay offers the Responses and Images APIs")
     assert "IMAGE_RELAY_TIMEOUT" not in text
     code, verbose = doctor("--verbose")
     assert "IMAGE_RELAY_TIMEOUT" in verbose and "570.0  [default]" in verbose and "What the relay answered:" in verbose
-    assert verbose.index("[✓] Configured models") < verbose.index("Settings (value") < verbose.index("Verdict: ready")
+    assert verbose.index(f"[{OK}] Configured models") < verbose.index("Settings (value") < verbose.index("Verdict: ready")
 
 
 def test_a_failure_skips_what_depends_on_it_and_json_keeps_the_checklist(relay_env, emulator, monkeypatch):
@@ -169,7 +173,7 @@ def test_images_mode_without_an_image_model_is_not_ready(relay_env, emulator, mo
     monkeypatch.delenv("IMAGE_RELAY_IMAGE_MODEL")
     monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(fault="no-responses-route", tag=uuid.uuid4().hex[:8]))
     code, text = doctor()
-    assert code == 1 and "[✗] Configured models: IMAGE_RELAY_IMAGE_MODEL not set" in text
+    assert code == 1 and f"[{FAIL}] Configured models: IMAGE_RELAY_IMAGE_MODEL not set" in text
 
 
 def test_a_check_is_one_function_in_the_list(relay_env, emulator, monkeypatch):
@@ -186,17 +190,14 @@ def test_a_check_is_one_function_in_the_list(relay_env, emulator, monkeypatch):
     assert code == 0 and "[!] Stand-in check: saw the mode responses\n    → nothing to do" in text
 
 
-def test_chinese_under_a_chinese_locale_and_english_under_c(relay_env, emulator, monkeypatch):
-    monkeypatch.delenv("IMAGE_RELAY_LANG")
+def test_chinese_when_chosen_and_the_json_stays_english(relay_env, emulator, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_LANG", "zh-CN")
     monkeypatch.setenv("IMAGE_RELAY_IMAGE_MODEL", "gpt-imagge-1.5")
-    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
-    for name in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):
-        monkeypatch.delenv(name, raising=False)
     code, text = doctor()
-    assert code == 1 and "[✓] 中转站可连接：GET /models 返回 HTTP 200" in text
-    assert "[✗] 配置的模型：IMAGE_RELAY_IMAGE_MODEL=gpt-imagge-1.5 不在中转站的模型列表中（最接近的：gpt-image-1.5" in text
+    assert code == 1 and f"[{OK}] 中转站可连接：GET /models 返回 HTTP 200" in text
+    assert (f"[{FAIL}] 配置的模型：IMAGE_RELAY_IMAGE_MODEL=gpt-imagge-1.5 不在中转站的模型列表中（最接近的：gpt-image-1.5"
+            in text)
     assert "结论：还不能使用。" in text and " the relay" not in text and "Verdict" not in text and "Not checked" not in text
     assert json.loads(doctor("--json")[1])["verdict"].startswith("IMAGE_RELAY_IMAGE_MODEL=gpt-imagge-1.5 is not among")
-    monkeypatch.setenv("LANG", "C")
-    monkeypatch.setenv("LANGUAGE", "zh_CN")  # gettext's rule: LANGUAGE does not count under the C locale
+    monkeypatch.setenv("IMAGE_RELAY_LANG", "en")
     assert "Verdict: not ready." in doctor()[1]
