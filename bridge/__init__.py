@@ -6,7 +6,7 @@ The package reads as the data flows, top to bottom; imports only point down or t
                    |                                      |       worker, matching; what the model and the card
                    |                                      |       see: replies, card, sources; a shared server:
                    |                                      |       remote, auth, tokens, callers, downloads)
-    doctor/      checks (the checklist: one function per check) · probes (what the relay is asked) · view
+    doctor/      checks (the checklist: one function per check) · probes (what the relay is asked) · report · view
     clients/     register (each agent's own way to add the server) · opencode (its config file)
                  · host (which agent started the server)
                    |

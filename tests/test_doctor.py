@@ -107,8 +107,8 @@ def test_misspelled_models_get_the_nearest_names(relay_env, emulator, monkeypatc
 
 
 def test_a_gateway_that_wants_its_own_headers_is_told_so():
-    from bridge.doctor import _failed_verdict
-    verdict = _failed_verdict("GET /models", 400, "The relay rejected the request (HTTP 400): Either x-portkey-config "
+    from bridge.doctor.probes import failed_verdict
+    verdict = failed_verdict("GET /models", 400, "The relay rejected the request (HTTP 400): Either x-portkey-config "
                               "or x-portkey-provider header is required.")
     assert "IMAGE_RELAY_EXTRA_HEADERS" in verdict
 
@@ -178,7 +178,7 @@ def test_images_mode_without_an_image_model_is_not_ready(relay_env, emulator, mo
 
 def test_a_check_is_one_function_in_the_list(relay_env, emulator, monkeypatch):
     from bridge.doctor import CHECKS, check
-    from bridge.doctor.checks import warned
+    from bridge.doctor.report import warned
 
     @check("Stand-in check")
     def stand_in(visit):

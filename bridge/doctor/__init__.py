@@ -1,6 +1,6 @@
 """image-relay-doctor: is the bridge ready for the relay, and if not, what fixes it.
 
-It leads with a checklist (checks.py), one line per check with the fix beside a failure, then
+It leads with a checklist (checks.py, each line a report.Line), one line per check with the fix beside a failure, then
 the verdict; exit 0 ready, 1 not ready. ``--verbose`` adds every setting with where it came
 from (the key, header values and the relay's host never appear) and each relay answer;
 ``--json`` has everything, in English. The relay is asked ``GET /models`` and probed with
@@ -19,11 +19,11 @@ from ..config import Settings, load_settings
 from ..errors import BridgeError
 from ..i18n import N_, choice
 from ..system.console import utf8_stdio, write_json
-from .checks import CHECKS, Report, check
+from .checks import CHECKS, check
 from .checks import diagnose as _diagnose
-from .probes import failed_verdict as _failed_verdict
+from .report import Report
 
-__all__ = ["CHECKS", "Report", "check", "diagnose", "main", "_failed_verdict"]
+__all__ = ["CHECKS", "Report", "check", "diagnose", "main"]
 
 
 def diagnose(settings: Settings) -> Report:

@@ -5,7 +5,7 @@ import sys
 from typing import TextIO
 
 from ..i18n import language, translate
-from .checks import Report
+from .report import Report
 
 # Windows consoles' fonts and code pages (cp936, cp437) have these where they lack ✓ and ✗.
 MARKS = {"ok": "√", "fail": "X", "warn": "!", "skipped": "-"} if sys.platform == "win32" else \
