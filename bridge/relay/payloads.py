@@ -10,6 +10,14 @@ the receiver maps a placeholder back to its decoded file. Inside the string it h
 encoders emit: ``\\/``, ``\\n`` / ``\\r\\n`` line breaks every 76 characters, ``\\u002f``-style
 escapes, padding and whitespace, split anywhere across chunks.
 
+Which keys carry images depends on the upstream style (``relay/styles``): ``inlineData.data`` in
+Gemini's answers, ``url`` data URLs in a chat message's ``images``. Styles that read images out of
+text (``text_images``) also get every ``data:image/…;base64,`` URL inside any string decoded
+the same way, up to the first character that cannot be base64 (the ``)`` of a Markdown image):
+new-api writes a Gemini image as ``![image](data:…)`` in ``message.content``, in one streamed
+``delta`` of several megabytes. A Markdown image still open when its string ends continues in the
+next ``content`` / ``text`` / ``delta`` string (a relay that splits it over several chunks).
+
 A final image repeated in ``response.completed`` after ``response.output_item.done`` gave one is
 skipped without decoding (its placeholder says so). The raw log gets ``<base64 N chars
 sha256:…>`` for each payload, from counts and a hash kept on the fly.
@@ -25,14 +33,21 @@ from pathlib import Path
 from ..images import store
 from ..errors import ProtocolError
 
-_KEY = re.compile(rb'"(result|partial_image_b64|b64_json|url)"[ \t]*:[ \t]*"')
-_KEYS = (b'"result":"', b'"partial_image_b64":"', b'"b64_json":"', b'"url":"')
+OPENAI_KEYS = ("result", "partial_image_b64", "b64_json")
+_INLINE = rb'data:image\\?/[A-Za-z0-9.+-]{1,40};base64,'
+_CONTINUED = (b"content", b"text", b"delta")  # text keys in which a split Markdown image goes on
+_INLINE_END = re.compile(rb'[^A-Za-z0-9+/=]')
+_INLINE_START = b"data:image"
+_INLINE_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:/\\;.+-,")
+_B64_ESCAPES = {b"\\/": b"/", b"\\u002f": b"/", b"\\u002F": b"/", b"\\u002b": b"+", b"\\u002B": b"+",
+                b"\\u003d": b"=", b"\\u003D": b"="}
 _SPECIAL = re.compile(rb'["\\]')
 _TYPE = re.compile(rb'"type"[ \t]*:[ \t]*"([A-Za-z0-9_.]+)"|^event:[ \t]*([A-Za-z0-9_.]+)', re.M)
 _BOUNDARY = re.compile(rb"\n\n|\r\n\r\n|\r\r")
 _WHITESPACE = b" \t\r\n"
 _B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 _UNICODE_ESCAPE = re.compile(rb"\\u([0-9a-fA-F]{4})")
+PLACEHOLDER_TEXT = r"__irb_(?:payload|skipped)_\d+__"
 PLACEHOLDER = re.compile(r"^__irb_(payload|skipped)_(\d+)__$")
 _IN_LOG = re.compile(rb"__irb_(payload|skipped)_(\d+)__")
 _ESCAPES = {ord("/"): b"/", ord("n"): b"", ord("r"): b"", ord("t"): b"", ord("\\"): b"\\", ord('"'): b'"',
@@ -53,6 +68,8 @@ class Payload:
     sha: str = ""  # of the base64 text, for the raw log's placeholder
     skipped: bool = False
     problem: str | None = None  # not valid base64, over the cap
+    markdown: bool = False  # a data URL inside text, right after "](" or "(": it ends at ")"
+    continued: bool = False  # went on in a later string, where its placeholder is not repeated
 
     def placeholder(self) -> bytes:
         return f"__irb_{'skipped' if self.skipped else 'payload'}_{self.number}__".encode()
@@ -61,8 +78,22 @@ class Payload:
 class Extractor:
     """Feed raw body bytes; get the same bytes back with image payloads replaced by placeholders."""
 
-    def __init__(self, directory: Path, limit: int) -> None:
+    def __init__(self, directory: Path, limit: int, *, keys: tuple[str, ...] = OPENAI_KEYS,
+                 links: tuple[str, ...] = ("url",), text_images: bool = False) -> None:
+        """``keys``: JSON keys whose string values are base64; ``links``: keys whose values may be
+        data URLs; ``text_images``: data URLs inside any string are taken out too."""
         self.directory, self.limit = directory, limit
+        self._links = frozenset(links)
+        names = b"|".join(re.escape(k.encode()) for k in (*keys, *links))
+        pattern = rb'"(' + names + rb')"[ \t]*:[ \t]*"'
+        if text_images:
+            continued = b"|".join(_CONTINUED)
+            pattern = rb'(?:' + pattern + rb')|(' + _INLINE + rb')|"(' + continued + rb')"[ \t]*:[ \t]*"'
+        self._key = re.compile(pattern)
+        self._keys = tuple(f'"{k}":"'.encode() for k in (*keys, *links)) + \
+            (tuple(b'"' + k + b'":"' for k in _CONTINUED) if text_images else ())
+        self._text_images = text_images
+        self._open: Payload | None = None  # a Markdown image whose string ended before its ")"
         self.payloads: dict[int, Payload] = {}
         self._carry = b""
         self._recent = bytearray()
@@ -84,15 +115,35 @@ class Extractor:
         i, end = 0, len(data)
         while i < end:
             if self._mode == "plain":
-                match = _KEY.search(data, i)
+                match = self._key.search(data, i)
                 if match is None:
-                    keep = self._partial_key_start(data, i)
+                    keep = min(self._partial_key_start(data, i), self._partial_inline_start(data, i))
                     self._plain(out, data[i:keep])
                     self._carry = data[keep:]
                     break
+                if match.lastindex == 3:  # a text key: a split Markdown image may go on in it
+                    if self._open is not None and match.end() >= end:
+                        self._plain(out, data[i:match.start()])
+                        self._carry = data[match.start():]
+                        break
+                    self._plain(out, data[i:match.end()])
+                    i = match.end()
+                    if self._open is not None and data[i:i + 1] != b'"':
+                        self._resume() if data[i] in _B64 else self._settle()
+                    continue
+                self._settle()
+                if match.lastindex == 2:  # a data URL inside text
+                    self._plain(out, data[i:match.start()])
+                    self._begin("inline", markdown=self._recent.endswith(b"("))
+                    i = match.end()
+                    continue
                 self._plain(out, data[i:match.end()])
                 self._begin(match.group(1).decode())
                 i = match.end()
+            elif self._mode == "inline":
+                i = self._inline(data, i, out)
+                if i < 0:
+                    break
             elif self._mode == "decode":
                 # Base64 holds no quote: the next one ends the string. Escapes are undone in bulk.
                 quote = data.find(b'"', i)
@@ -128,8 +179,15 @@ class Extractor:
                 i = stop + length
         return bytes(out)
 
+    def end_of_answer(self) -> None:
+        """The answer ended: a data URL still open at the end of its text is whole now."""
+        if self._mode == "inline" and not self._carry:
+            self._finish_inline(bytearray(), closed=False)
+        self._settle()
+
     def close(self) -> None:
         """The stream ended: an unfinished payload is dropped; unpublished temp files go."""
+        self._settle()
         self._abort_current()
         for payload in self.payloads.values():
             self.discard(payload)
@@ -172,21 +230,34 @@ class Extractor:
         match = _TYPE.search(tail)
         return (match.group(1) or match.group(2)).decode() if match else ""
 
-    @staticmethod
-    def _partial_key_start(data: bytes, start: int) -> int:
+    def _partial_key_start(self, data: bytes, start: int) -> int:
         """Where a key pattern may begin but be cut off by the chunk's end (held back, a few bytes)."""
         quote = data.find(b'"', max(start, len(data) - 32))
         while quote >= 0:
             tail = bytes(data[quote:]).replace(b" ", b"").replace(b"\t", b"")
-            if any(key.startswith(tail) for key in _KEYS):
+            if any(key.startswith(tail) for key in self._keys):
                 return quote
             quote = data.find(b'"', quote + 1)
         return len(data)
 
+    def _partial_inline_start(self, data: bytes, start: int) -> int:
+        """Where a ``data:image/…;base64,`` may begin but be cut off by the chunk's end. What is held
+        back holds no quote or line break, so an event's end is never held."""
+        if not self._text_images:
+            return len(data)
+        window = max(start, len(data) - 64)
+        at = data.find(b"d", window)
+        while at >= 0:
+            tail = bytes(data[at:])
+            if _INLINE_START.startswith(tail[:len(_INLINE_START)]) and all(c in _INLINE_CHARS for c in tail):
+                return at
+            at = data.find(b"d", at + 1)
+        return len(data)
+
     # -- one payload ---------------------------------------------------------------------------
 
-    def _begin(self, key: str) -> None:
-        payload = Payload(number=len(self.payloads) + 1, key=key, event_type=self._event_type())
+    def _begin(self, key: str, markdown: bool = False) -> None:
+        payload = Payload(number=len(self.payloads) + 1, key=key, event_type=self._event_type(), markdown=markdown)
         self.payloads[payload.number] = payload
         self._current = payload
         self._b64.clear()
@@ -197,7 +268,7 @@ class Extractor:
             return
         if key == "result" and payload.event_type == "response.output_item.done":
             self._finals_from_items += 1
-        self._mode = "peek" if key == "url" else "decode"
+        self._mode = "inline" if key == "inline" else "peek" if key in self._links else "decode"
         self._peek.clear()
         self._peek_raw.clear()
 
@@ -225,6 +296,49 @@ class Extractor:
             self._fail("The relay returned a data URL that is not base64.")
         self._mode = "decode"
         self._decode(head[comma + 1:])
+
+    def _inline(self, data: bytes, i: int, out: bytearray) -> int:
+        """Base64 of a data URL inside text, up to the first character that is not base64; returns
+        where plain text resumes, or -1 when the chunk ran out first."""
+        while True:
+            stop_at = _INLINE_END.search(data, i)
+            stop = stop_at.start() if stop_at else len(data)
+            if stop > i:
+                self._decode(data[i:stop])
+            if stop_at is None:
+                return -1
+            if data[stop] == ord("\\"):
+                escape = _b64_escape(data, stop)
+                if escape is None:  # cut by the chunk's end
+                    self._carry = data[stop:]
+                    return -1
+                if escape:
+                    self._decode(escape[0])
+                    i = stop + escape[1]
+                    continue
+            self._finish_inline(out, closed=data[stop] != ord('"'))
+            return stop
+
+    def _finish_inline(self, out: bytearray, *, closed: bool) -> None:
+        payload = self._current
+        if not payload.continued:
+            out += payload.placeholder()
+        if payload.markdown and not closed:
+            self._open = payload  # its string ended before the ")": it may go on in the next one
+        else:
+            self._complete(payload)
+        self._current, self._mode = None, "plain"
+
+    def _resume(self) -> None:
+        self._current, self._open, self._mode = self._open, None, "inline"
+        self._current.continued = True
+
+    def _settle(self) -> None:
+        """An open Markdown image did not go on: it is whole as it is."""
+        if self._open is not None:
+            self._current, self._open = self._open, None
+            self._complete(self._current)
+            self._current = None
 
     def _decode(self, span: bytes) -> None:
         payload = self._current
@@ -292,11 +406,7 @@ class Extractor:
             out += bytes(self._peek_raw) + b'"'
             self.payloads.pop(payload.number, None)
         else:
-            if self._b64 and not payload.skipped and not payload.problem:
-                self._write(self._b64)
-            self._b64.clear()
-            self._close_file()
-            payload.sha = self._hash.hexdigest()
+            self._complete(payload)
             if payload.chars == 0 and not payload.problem:
                 self.payloads.pop(payload.number, None)  # an empty string stays one
             else:
@@ -304,6 +414,14 @@ class Extractor:
             out += b'"'
         self._current = None
         self._mode = "plain"
+
+    def _complete(self, payload: Payload) -> None:
+        """The payload's text has ended: the rest of its base64 goes to its file, which is closed."""
+        if self._b64 and not payload.skipped and not payload.problem:
+            self._write(self._b64)
+        self._b64.clear()
+        self._close_file()
+        payload.sha = self._hash.hexdigest()
 
     def _close_file(self) -> None:
         if self._file is not None:
@@ -318,6 +436,18 @@ class Extractor:
                 self.discard(self._current)
                 self._current = None
         self._mode = "plain"
+
+
+def _b64_escape(data: bytes, at: int) -> tuple[bytes, int] | bool | None:
+    """A JSON escape that stands for a base64 character (``\\/``, ``\\u002f``…): (char, length);
+    None when the chunk ends inside it; False for any other escape (it ends the data URL)."""
+    for raw, char in _B64_ESCAPES.items():
+        if data.startswith(raw, at):
+            return char, len(raw)
+    tail = bytes(data[at:at + 6])
+    if len(tail) < 6 and any(raw.startswith(tail) for raw in _B64_ESCAPES):
+        return None
+    return False
 
 
 def _cut_escape(span: bytes) -> int:
