@@ -121,3 +121,26 @@ def test_gzip_and_extra_headers_reach_the_probes(relay_env, emulator, monkeypatc
     sent = [r for r in emulator.requests if r.options.get("tag") == tag]
     assert len(sent) == 5 and all(r.headers.get("x-portkey-provider") == "provider-SENTINEL" for r in sent)
     assert "provider-SENTINEL" not in text and "x-portkey-provider (value hidden)" in text
+
+
+def test_a_gemini_model_gets_gemini_mode_and_chat_without_a_gemini_route(relay_env, emulator, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_IMAGE_MODEL", "gemini-3-pro-image-preview")
+    tag = uuid.uuid4().hex[:8]
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(tag=tag))
+    code, text = doctor("--json")
+    report = json.loads(text)
+    assert code == 0 and report["api_mode"] == "gemini" and report["routes"]["gemini"] is True, report["verdict"]
+    assert "IMAGE_RELAY_API_MODE=gemini" in report["verdict"]
+    (probe,) = [r for r in emulator.requests if r.options.get("tag") == tag and r.path.startswith("/v1beta/")]
+    assert probe.path == "/v1beta/models/gemini-3-pro-image-preview:generateContent" and probe.json == {}
+    assert probe.query == "" and probe.headers["authorization"] == f"Bearer {SENTINEL_KEY}"
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(fault="no-gemini-route", tag=uuid.uuid4().hex[:8]))
+    report = json.loads(doctor("--json")[1])
+    assert report["api_mode"] == "chat" and report["routes"]["gemini"] is False
+    assert "IMAGE_RELAY_API_MODE=chat" in report["verdict"]
+
+
+def test_the_chat_route_is_probed_for_every_model(relay_env, emulator, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(fault="no-responses-route", tag=uuid.uuid4().hex[:8]))
+    report = json.loads(doctor("--json")[1])
+    assert report["routes"]["chat/completions"] is True and report["api_mode"] == "images"

@@ -7,25 +7,35 @@ link to the emulator's file URL, "reverse" models), ``bare`` (the content is the
 ``split=N`` spreads a streamed Markdown image over N deltas. ``reads=`` picks where the ratio and
 tier are read: ``openrouter`` (top-level ``image_config``, and no image without ``modalities``),
 ``newapi`` (the literal ``extra_body.google.image_config``, snake_case only), or ``both`` (the
-default). Faults: ``content-filter`` (finish_reason content_filter, no image), ``text-only``.
+default). Faults: ``content-filter`` (finish_reason content_filter, no image), ``text-only``,
+``extra-body-400`` (what LiteLLM 1.108.7 answers to a literal ``extra_body``: it copies its keys
+into Google's request, and Google refuses the unknown field ``google``; nothing is drawn).
 """
 from __future__ import annotations
 
 import time
 import uuid
 
+from ..images.sniff import read_info
 from ..relay import aspect
 from ..relay.models import ratio_rule
-from .jobs import Job, bad_request, decode_data_url
+from .jobs import ApiError, Job, bad_request, decode_data_url
 from .pictures import Pictures
 from .wire import Event
 
 TEXT_REPLY = "I can't draw that, but here is a description of the scene instead."
+LITELLM_GOOGLE_400 = ('litellm.BadRequestError: GeminiException BadRequestError - {"error": {"code": 400, "message": '
+                      '"Invalid JSON payload received. Unknown name \\"google\\": Cannot find field.", "status": '
+                      '"INVALID_ARGUMENT"}}\n\nLiteLLM: model group \'gemini-3-pro-image\' failed with the error above. '
+                      'No fallback was attempted.')
 
 
-def chat_job(data, reads: str) -> Job:
+def chat_job(data, reads: str, fault: str | None = None) -> Job:
     if not isinstance(data, dict):
         raise bad_request("The request body must be a JSON object.", code="invalid_json")
+    if fault == "extra-body-400" and isinstance(data.get("extra_body"), dict):
+        raise ApiError(400, {"error": {"message": LITELLM_GOOGLE_400, "type": "invalid_request_error", "param": None,
+                                       "code": "400"}})
     if not data.get("model"):
         raise bad_request("Missing required parameter: 'model'.", "model", "missing_required_parameter")
     messages = data.get("messages")
@@ -47,7 +57,9 @@ def chat_job(data, reads: str) -> Job:
               stream=data.get("stream") is True)
     rule = ratio_rule(model)
     if rule is not None:
-        ratio = ratio if ratio in rule.ratios else "1:1"
+        info = read_info(images[0]) if images and images[0] else None
+        near = aspect.nearest_ratio(info.width, info.height, rule.ratios) if info else "1:1"  # edits keep the shape
+        ratio = ratio if ratio in rule.ratios else near
         job.width, job.height = rule.dims(ratio, tier if rule.sends_tier else None) or aspect.area_size(ratio, tier or "1K")
     elif ratio or tier:
         job.width, job.height = aspect.long_side_size(ratio or "1:1", tier or "1K")

@@ -21,7 +21,7 @@ STREAM_FAULTS = frozenset(
         "cut-after-partial", "no-final", "bad-image", "invalid-base64", "downscale", "n-downgrade",
         "stall", "buffered", "big-event-cut", "huge-dims", "truncated-png", "file-link", "endless-line", "endless-image", "cut-mid-final",
         # Gemini and chat answers without an image (gemini.py, chat.py)
-        "image-safety", "prompt-blocked", "no-candidates", "content-filter",
+        "image-safety", "prompt-blocked", "no-candidates", "content-filter", "extra-body-400",
     }
 )
 # Faults handled by the request handler itself (routing and the connection).

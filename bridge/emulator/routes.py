@@ -71,7 +71,7 @@ def job_for(route: Route, record, opts, earlier_image) -> Job:
     if kind == "generations":
         return generations_job(fields)
     if kind == "chat":
-        return chat_job(fields, opts.reads)
+        return chat_job(fields, opts.reads, opts.fault)
     if kind == "gemini":
         if not route.model.startswith(("gemini", "nano")) and "image" not in route.model:
             raise unknown_model(route.model)

@@ -33,10 +33,14 @@ def nearest_ratio(width: int, height: int, ratios: tuple[str, ...]) -> str:
     return min(ratios, key=lambda r: abs(_shape(*parse_ratio(r)) - _shape(width, height)))
 
 
-def nearest_tier(width: int, height: int, tiers: tuple[str, ...]) -> str:
-    """The tier of ``tiers`` whose area is closest (on a log scale) to ``width`` x ``height``."""
-    area = math.log(width * height)
-    return min(tiers, key=lambda t: abs(math.log(TIER_SIDE[t] ** 2) - area))
+def tier_for(width: int, height: int, ratio: str, tiers: tuple[str, ...]) -> str:
+    """The smallest tier of ``tiers`` that draws ``width`` x ``height`` in ``ratio`` without shrinking
+    it (a tenth's leeway: 1400x788 is still 1K), else the largest."""
+    ordered = sorted(tiers, key=TIER_SIDE.__getitem__)
+    for tier in ordered:
+        if max(area_size(ratio, tier)) * 1.1 >= max(width, height):
+            return tier
+    return ordered[-1]
 
 
 def area_size(ratio: str, tier: str, multiple: int = 16) -> tuple[int, int]:

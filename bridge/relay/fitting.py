@@ -38,7 +38,7 @@ def _fit_ratio(job: Job, rule: ModelRule, model: str, notes: list[str]) -> Job:
     size = parse(job.size)
     if size is not None and not (ratio or tier):
         ratio = aspect.nearest_ratio(*size, rule.ratios)
-        tier = aspect.nearest_tier(*size, rule.tiers) if rule.sends_tier else None
+        tier = aspect.tier_for(*size, ratio, rule.tiers) if rule.sends_tier else None
         notes.append(f"{model} takes an aspect ratio and a resolution rather than a size: {job.size} was sent as "
                      f"{ratio}{f' at {tier}' if tier else ''}.")
     if ratio and ratio not in rule.ratios:
