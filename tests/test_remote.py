@@ -40,8 +40,14 @@ def test_off_loopback_the_server_refuses_to_start_without_auth_and_allowed_hosts
     for refused in (missing_hosts, no_auth, no_tokens):
         assert refused.returncode == 3 and refused.stdout == ""
         assert len(refused.stderr.strip().splitlines()) == 1 and refused.stderr.startswith("image-relay-mcp: ")
-    assert "--allow-host" in missing_hosts.stderr and "--auth token" in no_auth.stderr
-    assert "token add NAME" in no_tokens.stderr
+    # One refusal names every missing piece, with its command: the hosts and a way to authenticate.
+    assert "--allow-host" in missing_hosts.stderr and "token add NAME" in missing_hosts.stderr
+    assert "--auth oauth" in missing_hosts.stderr
+    assert "--auth token" in no_auth.stderr and "--allow-host" not in no_auth.stderr
+    assert "token add NAME" in no_tokens.stderr and "--allow-host NAME" not in no_tokens.stderr
+    both = run_refused("--host", "0.0.0.0", "--auth", "none", "--allow-origin", "app.example")
+    assert "--allow-host" in both.stderr and "--auth token" in both.stderr and "scheme://host" in both.stderr
+    assert len(both.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("bind", ["127.0.0.2", "0.0.0.0"])
