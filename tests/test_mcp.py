@@ -495,3 +495,12 @@ def test_a_stdio_server_loads_nothing_of_the_shared_server(mcp_env):
     assert done.returncode == 0, done.stderr[-2000:]
     loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
     assert "bridge.server.calls" in loaded and not loaded & SHARED_SERVER_MODULES, loaded & SHARED_SERVER_MODULES
+
+
+async def test_an_unknown_prompt_is_invalid_params_not_a_crash(caplog):
+    from mcp.shared.exceptions import MCPError
+    async with Client(server) as client:
+        with pytest.raises(MCPError) as refused:
+            await client.get_prompt("test_simple_prompt")
+    assert refused.value.error.code == -32602 and "Unknown prompt" in refused.value.error.message
+    assert "Traceback" not in caplog.text

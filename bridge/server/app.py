@@ -37,6 +37,14 @@ With `image_paths` the call is an edit of those images (optionally with `mask_pa
 Never print the API key, headers or relay URLs."""
 
 class _Server(MCPServer):
+    async def get_prompt(self, name, arguments=None, context=None):
+        # The server has no prompts: an unknown name is invalid params, not a crash logged with a traceback.
+        if self._prompt_manager.get_prompt(name) is None:
+            from mcp.shared.exceptions import MCPError
+            from mcp.types import INVALID_PARAMS
+            raise MCPError(code=INVALID_PARAMS, message=f"Unknown prompt: {name[:80]}")
+        return await super().get_prompt(name, arguments, context)
+
     async def list_tools(self):
         # The sizes named are those of the image model configured now (it may change between listings).
         tool = self._tool_manager.get_tool("generate_image")
