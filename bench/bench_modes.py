@@ -17,15 +17,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
+from bench_cli import start_emulator  # noqa: E402 - the bench folder is the script's own
+
 RUNS = 3
 MiB = 1 << 20
 
@@ -42,20 +41,6 @@ CASES = [
     ("chat bare data URL", "chat", {"shape": "bare"}, "gemini-3-pro-image",
      ["--aspect-ratio", "1:1", "--resolution", "4K"]),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_emulator() -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    proc = subprocess.Popen([PYTHON, "-m", "bridge.emulator", "--port", str(port), "--delay", "0"],
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    proc.stderr.readline()  # "listening on ..."
-    return proc, port
 
 
 def run_cli(env: dict, args: list[str]) -> tuple[float, float, dict]:
