@@ -114,6 +114,8 @@ class _Run:
         """Attempts in one mode, with billing-safe retries and parameter negotiation."""
         self.mode, self.style = mode, styles.get(mode)
         style = self.style
+        if self.request.partial_images and not style.partial_images:
+            self.warnings.append(f"{style.title} sends no partial images; only the final image will come.")
         memory = Memory(self.settings.base_url or "", f"{mode}:{style.model(self.settings)}")
         dropped = memory.load()
         negotiated = False

@@ -150,3 +150,11 @@ def test_a_relays_suffixed_name_is_known(gemini_env, emulator, monkeypatch):
     run = run_cli("--aspect-ratio", "8:1", "--resolution", "512", "a banner")
     assert run.code == 0, run.stdout
     assert posted(emulator, tag)[0].json["generationConfig"]["imageConfig"] == {"aspectRatio": "8:1", "imageSize": "512"}
+
+
+def test_several_images_are_calls_side_by_side_and_partials_are_said_to_be_absent(gemini_env, emulator, monkeypatch):
+    tag = tagged(monkeypatch, emulator)
+    run = run_cli("--n", "2", "--partial-images", "1", "two bananas")
+    assert run.code == 0, run.stdout
+    assert len(run.json["image_paths"]) == 2 and len(posted(emulator, tag)) == 2  # one image per Gemini call
+    assert run.json["warnings"] == ["Gemini's native API sends no partial images; only the final image will come."]

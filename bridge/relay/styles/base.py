@@ -27,6 +27,7 @@ class Style:
     link_keys: tuple[str, ...] = ()  # JSON string keys whose values are links or data URLs
     text_images: bool = False  # data: URLs inside text (Markdown images) are taken out as they arrive
     one_image_per_call = False  # n > 1 means n calls side by side
+    partial_images = False  # the style can stream partial images (partial_images is sent)
     keeps_turns = False  # an answer's id lets a later edit refer to its image (previous_response_id)
 
     def model(self, settings: Settings) -> str | None:

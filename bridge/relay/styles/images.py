@@ -24,6 +24,7 @@ class ImagesStyle(Style):
     title = "the Images API"
     payload_keys = ("b64_json",)
     link_keys = ("url",)
+    partial_images = True
 
     def call(self, job: Job, settings: Settings, dropped: frozenset[str] = frozenset()) -> HttpCall:
         params = without(self._params(job, settings), dropped)

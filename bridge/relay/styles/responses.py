@@ -25,6 +25,7 @@ class ResponsesStyle(Style):
     needs = ("text_model",)
     payload_keys = ("result", "partial_image_b64")
     link_keys = ("url",)
+    partial_images = True
     text_images = True  # the Markdown image of a converted Gemini answer (style G)
     keeps_turns = True
     one_image_per_call = True
