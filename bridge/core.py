@@ -61,7 +61,7 @@ class _Run:
     def execute(self) -> GenerationResult:
         try:
             self.plan = styles.plan(self.settings.api_mode, self.settings.image_model, self.request.n)
-            require(self.settings, self.settings.api_mode if self.plan[0] in ("responses", "images") else self.plan[0])
+            require(self.settings, self.plan[0])  # what the first style to try cannot run without
             self.job = prepare_job(self.request, self.settings, base_dir=self.base_dir)
             self.warnings.extend(self.job.notes)
             self.job, notes = fitting.fit(self.job, self.settings.image_model,
