@@ -81,7 +81,7 @@ def main() -> int:
         small_env = {**env, "IMAGE_RELAY_BASE_URL": base, "IMAGE_RELAY_IMAGE_MODEL": "gpt-image-emulator"}
         baseline = max(run_cli(small_env, ["--size", "64x64", "--output-dir", out_dir, "baseline"])[1]
                        for _ in range(RUNS))
-        print(f"baseline (a 64x64 image through responses): peak RSS {baseline / MiB:.1f} MiB")
+        print(f"baseline (a 64x64 image through responses): peak RSS {baseline:,} B ({baseline / MiB:.1f} MiB)")
         print(f"one 4096x4096 noise PNG per mode ({RUNS} runs each; peak RSS the largest, times the median):")
         for label, mode, options, model, args in CASES:
             prefix = "/".join(f"{k}={v}" for k, v in {"noise": 1, **options}.items())
@@ -99,8 +99,8 @@ def main() -> int:
             gemini_base = url.removesuffix("/v1") + "/v1beta"
             curl, wire = curl_time(gemini_base if mode == "gemini" else url, path, body, ["Authorization: Bearer bench"])
             image = result["bytes"]
-            print(f"  {label:<27} {result['actual_size']} | image {image / MiB:5.1f} MiB, wire {wire / MiB:5.1f} MiB | "
-                  f"peak RSS {peak / MiB:6.1f} MiB = baseline + {(peak - baseline) / MiB:5.1f} MiB "
+            print(f"  {label:<27} {result['actual_size']} | image {image:,} B, wire {wire / MiB:5.1f} MiB | "
+                  f"peak RSS {peak:,} B ({peak / MiB:.1f} MiB) = baseline + {peak - baseline:,} B "
                   f"= {(peak - baseline) / image:4.2f} x the image | CLI {cli:.2f} s, curl {curl:.2f} s",
                   flush=True)
     finally:
