@@ -88,3 +88,12 @@ def test_interactive_declining_writes_nothing(emulator):
     code, _, err = setup("--base-url", emulator.base_url, "--text-model", "gpt-5", "--image-model", "gpt-image-1.5",
                          answers=["n"], secret="sk-typed-1234")
     assert code == 1 and "Nothing was written" in err and "old.example" in config().read_text(encoding="utf-8")
+
+
+def test_a_gemini_image_model_is_set_up_in_the_mode_its_relay_serves(emulator):
+    for options, mode in (({}, "gemini"), ({"fault": "no-gemini-route"}, "chat")):
+        base = emulator.url(**options, tag=uuid.uuid4().hex[:8])
+        code, out, err = setup("--non-interactive", "--force", "--base-url", base, "--api-key-stdin",
+                               "--image-model", "gemini-3-pro-image", stdin=SENTINEL_KEY + "\n")
+        assert code == 0, err
+        assert f"IMAGE_RELAY_API_MODE={mode}" in config().read_text(encoding="utf-8") and f"in {mode} mode" in out
