@@ -6,6 +6,11 @@ Signals through its ``Reader``. It also says what the rest of the bridge must kn
 which JSON keys carry image base64 (so the payload extractor can decode them straight to files),
 which settings it needs, whether one call makes one image, and how a relay's 400 about one of its
 fields can be recovered from without the user's help. Pure, no I/O.
+
+What a new shape may need is already here: an ``HttpCall`` names its method and its own base and
+key header (a task polled by ``GET``, an API under another prefix); a reader's ``Signal`` kinds are
+open (a task id to poll can be one more); ``refused_field`` can name any field a relay refuses,
+a route included; the model table can give a style fields of its own per model.
 """
 from __future__ import annotations
 
