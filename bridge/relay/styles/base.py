@@ -10,7 +10,7 @@ fields can be recovered from without the user's help. Pure, no I/O.
 What a new shape may need is already here: an ``HttpCall`` names its method and its own base and
 key header (a task polled by ``GET``, an API under another prefix); a reader's ``Signal`` kinds are
 open (a task id to poll can be one more); ``refused_field`` can name any field a relay refuses,
-a route included; the model table can give a style fields of its own per model.
+a route included.
 """
 from __future__ import annotations
 
