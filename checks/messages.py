@@ -68,7 +68,8 @@ def extract(files: list[Path] | None = None) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for path, tree in trees.items():
         where = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
-        _MODULES.update({id(n): tree for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))})
+        _MODULES.update({id(n): tree for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                                ast.Module))})
         for function, node in _calls_and_appends(tree):
             for expr in _message_args(node, table):
                 for msgid in _templates(expr, function):
@@ -125,7 +126,11 @@ def _assigned(function, name: str) -> list[ast.expr]:
     """What the function assigns (or adds) to ``name``; for ``a, name = TABLE[k]``, the element at that
     place in each entry of the module's ``TABLE``."""
     values: list[ast.expr] = []
-    for node in ast.walk(function):
+    module = _MODULES.get(id(function))
+    nodes = list(ast.walk(function))
+    if module is not None and function is not module:  # a module-level sentence (REPHRASE = "... ..."), not a name
+        nodes += [n for n in module.body if isinstance(n, ast.Assign) and " " in ast.unparse(n.value)]
+    for node in nodes:
         if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and node.target.id == name:
             values.append(node.value)
         if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:

@@ -180,7 +180,8 @@ def test_the_setup_wizard_speaks_chinese(emulator, chinese):
                 ask=ask, ask_secret=lambda prompt: asked.append(prompt) or "sk-typed-1234")
     assert code == 0, err.getvalue()
     text = out.getvalue()
-    assert "正在检查中转站…" in text and "中转站提供这些图像模型：gpt-image-1" in text and "已写入 " in text
+    offered = next(line for line in text.splitlines() if line.startswith("中转站提供这些图像模型："))
+    assert "正在检查中转站…" in text and "gpt-image-1" in offered and "已写入 " in text
     assert asked[0] == "API 密钥/令牌（输入时不显示）：" and asked[1].startswith("文本模型（负责调用画图工具的那个）")
     code = main(["--non-interactive", "--base-url", "relay.example/v1"], stdin=io.StringIO(), stdout=out, stderr=err)
     assert code == 1 and "image-relay-setup: API 地址必须以 http:// 或 https:// 开头" in err.getvalue()

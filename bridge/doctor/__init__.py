@@ -40,7 +40,7 @@ def shown_value(name: str, settings: Settings) -> str:
         return N_("set") if value else N_("not set")
     if name == "extra_headers":
         return ", ".join(f"{header} (value hidden)" for header in value) if value else N_("none")
-    if name == "base_url":
+    if name in ("base_url", "gemini_base_url"):
         return re.sub(r"^([a-z]+://)[^/]+", r"\1<host hidden>", value) if value else N_("not set")
     if value == "":
         return N_("(empty)")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from ..config import FIELDS, Settings, variable
 from ..i18n import N_
-from ..relay.models import size_problem
+from ..relay.models import family, size_problem
 from ..relay.transport import probe
-from .probes import (NO_MODEL_LIST, answer_record, failed_verdict, image_models, is_html, mode_verdict, model_ids,
-                     probe_routes, same_everywhere)
+from .probes import (GEMINI, NO_MODEL_LIST, answer_record, failed_verdict, image_models, is_html, mode_verdict,
+                     model_ids, probe_routes, same_everywhere)
 from .report import Line, Report, Visit, failed, passed, warned
 
 
@@ -121,8 +121,11 @@ def api_mode(visit: Visit) -> Line:
     report, configured = visit.report, visit.settings.api_mode
     report.api_mode, report.verdict = mode_verdict(report.routes, visit.settings)
     routes = report.routes
+    gemini_model = family(visit.settings.image_model) == "gemini"
     works = {"responses": routes.get("responses"), "images": routes.get("images/generations"),
-             "auto": routes.get("responses") or routes.get("images/generations")}
+             "chat": routes.get("chat/completions"), "gemini": routes.get(GEMINI),
+             "auto": (routes.get(GEMINI) or routes.get("chat/completions")) if gemini_model else
+             (routes.get("responses") or routes.get("images/generations"))}
     if not works.get(configured, True):
         return warned(f"use {report.api_mode}; IMAGE_RELAY_API_MODE={configured} needs a route the relay lacks",
                       f"Set IMAGE_RELAY_API_MODE={report.api_mode}.")
@@ -132,9 +135,9 @@ def api_mode(visit: Visit) -> Line:
 @check(N_("Configured models"))
 def configured_models(visit: Visit) -> Line | None:
     settings, report = visit.settings, visit.report
-    if report.api_mode == "images" and not settings.image_model:
+    if report.api_mode in ("images", "chat", "gemini") and not settings.image_model:
         return failed("IMAGE_RELAY_IMAGE_MODEL not set", "Run image-relay-setup to pick one the relay offers.",
-                      "IMAGE_RELAY_IMAGE_MODEL is not set, and the Images API needs it.")
+                      f"IMAGE_RELAY_IMAGE_MODEL is not set, and {report.api_mode} mode needs it.")
     wanted = [("text_model", settings.text_model)] if report.api_mode == "responses" else []
     wanted = [(name, model) for name, model in wanted + [("image_model", settings.image_model)] if model]
     if not wanted:
