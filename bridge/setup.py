@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from . import __version__
-from .config import resolve_settings
+from .config import API_MODES, resolve_settings
 from .doctor import diagnose
 from .i18n import translate
 from .relay.models import family
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "asked for, hidden, or taken from IMAGE_RELAY_API_KEY)")
     p.add_argument("--text-model", help="the Responses API text model (IMAGE_RELAY_TEXT_MODEL)")
     p.add_argument("--image-model", help="the image model (IMAGE_RELAY_IMAGE_MODEL)")
-    p.add_argument("--api-mode", choices=("responses", "images", "auto"), help="default: what the relay's probes show")
+    p.add_argument("--api-mode", choices=API_MODES, help="default: what the relay's probes show for the image model")
     p.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
                    help="extra request header for a gateway (repeatable); a secret")
     p.add_argument("--non-interactive", action="store_true", help="ask nothing: flags and the environment only")
