@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 DESCRIPTION = """Generate or edit an image through the user's own OpenAI-compatible image relay and save it locally.
 
-Generation usually takes one to three minutes: call once and wait. If the result says the image is still being generated, call again with the job_id it gives (do not start a new generation: that is billed again).
+Generation usually takes one to three minutes: call once. If your client says the call goes on in the background (a server-side task, or a call moved to the background after two minutes, as Claude Code does), the image comes by itself later as a notification that starts with its tag: keep working meanwhile and do not call again for it (stopping that background task does not stop the generation the relay already bills). If the result says the image is still being generated, call again with the job_id it gives (do not start a new generation: that is billed again).
 On success the result's first line is a markdown image tag for the saved file: always put that tag in your reply, on a line of its own, so the user sees the image; a preview of the image is attached for you to look at.
 With `image_paths` the call is an edit of those images (optionally with `mask_path`: transparent pixels, or white on black, mark the area to change). To change an image this tool made earlier ("now make it night"), pass `edit_of` with its saved path (or job id) and say only what to change. When the server runs on another machine (its results give http links, not paths), send the images themselves in `images` (base64) instead, or the img_... id of an image it made for you. On failure the result says the error code, the message and what to do next.
 Never print the API key, headers or relay URLs."""
@@ -74,7 +74,9 @@ server = _Server("image-relay-bridge", version=__version__,
                  instructions="Use generate_image to create or edit images. Its result starts with a markdown image "
                               "tag for the saved file: put that tag in your reply, on a line of its own, so the user "
                               "sees the image. If a result says the image is still being generated, call again with "
-                              "its job_id instead of starting a new, billed generation.", extensions=[_card, _tasks])
+                              "its job_id instead of starting a new, billed generation; if the client runs the call "
+                              "in the background, its image arrives later as a notification.",
+                 extensions=[_card, _tasks])
 _card.install(server)
 
 
