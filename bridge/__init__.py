@@ -6,8 +6,9 @@ The package reads as the data flows, top to bottom; imports only point down or t
                    |                                      |       answers; who a call is for: audience (the local
                    |                                      |       user) or callers; jobs: background, runner,
                    |                                      |       worker, matching; what the model and the card
-                   |                                      |       see: replies, card, sources, uploads; a shared
-                   |                                      |       server: remote, auth, tokens, callers, downloads)
+                   |                                      |       see: replies, card, sources, uploads; a call as
+                   |                                      |       an MCP task: tasks; a shared server: remote,
+                   |                                      |       auth, tokens, callers, downloads)
     doctor/      checks (the checklist: one function per check) · probes (what the relay is asked) · report · view
     clients/     register (each agent's own way to add the server) · opencode (its config file)
                  · host (which agent started the server)
