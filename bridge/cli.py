@@ -13,9 +13,11 @@ from contextlib import ExitStack
 from typing import TextIO
 
 from . import __version__
-from .config import API_MODES, BACKGROUNDS, OUTPUT_FORMATS, QUALITIES, REQUEST_POLICIES, STREAM_CHOICES, load_settings
+from .config import (API_MODES, BACKGROUNDS, OUTPUT_FORMATS, QUALITIES, REQUEST_POLICIES, RESOLUTIONS, STREAM_CHOICES,
+                     load_settings)
 from .core import generate_image
 from .errors import BridgeError, Cancelled, ExitCode, InputError
+from .i18n import N_, translate
 from .user_request import GenerationRequest
 from .progress import Progress
 from .result import GenerationResult
@@ -26,6 +28,7 @@ from .viewer import open_image
 PROG = "image-relay-generate"
 EMULATOR_KEY = "sk-emulator-local-key"
 EMULATOR_MODEL = "gpt-image-2"  # --emulator's image model unless one is configured
+EMULATOR_GEMINI = "gemini-3.1-flash-image"  # ... in gemini and chat modes, where Nano Banana is what relays sell
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,7 +43,8 @@ def build_parser(sizes: str = "") -> argparse.ArgumentParser:
     p.add_argument("prompt", nargs="?", help="what to draw; '-' reads it from stdin")
     p.add_argument("--prompt-file", metavar="F", help="read the prompt from a file")
     g = p.add_argument_group("relay")
-    g.add_argument("--api-mode", choices=API_MODES, help="responses, images or auto (IMAGE_RELAY_API_MODE)")
+    g.add_argument("--api-mode", choices=API_MODES, help="responses, images, chat, gemini or auto: which API of the "
+                   "relay to call (IMAGE_RELAY_API_MODE); gemini and chat suit Gemini (Nano Banana) models")
     g.add_argument("--request-policy", choices=REQUEST_POLICIES, help="openai or compat (IMAGE_RELAY_REQUEST_POLICY)")
     g.add_argument("--model", help="image model (IMAGE_RELAY_IMAGE_MODEL)")
     g.add_argument("--text-model", help="text model for the Responses API (IMAGE_RELAY_TEXT_MODEL)")
@@ -55,6 +59,11 @@ def build_parser(sizes: str = "") -> argparse.ArgumentParser:
     i.add_argument("--image", action="append", default=[], metavar="PATH", help="source image (repeatable): makes it an edit")
     i.add_argument("--mask", metavar="PATH", help="PNG mask, same size as the first image; transparent pixels are edited")
     i.add_argument("--size", help=f"auto or WIDTHxHEIGHT (IMAGE_RELAY_DEFAULT_SIZE). {sizes}".strip())
+    i.add_argument("--aspect-ratio", metavar="W:H", help="e.g. 16:9, 1:1, 9:16, instead of --size: sent as is to models "
+                   "that take a ratio (Gemini), as the nearest size to the others (IMAGE_RELAY_DEFAULT_ASPECT_RATIO)")
+    i.add_argument("--resolution", metavar="|".join(RESOLUTIONS), help="resolution tier with --aspect-ratio: 1K, 2K or "
+                   "4K (512 on gemini-3.1-flash-image); for GPT models the long side, 16:9 at 2K on gpt-image-2 is "
+                   "2048x1152 (IMAGE_RELAY_DEFAULT_RESOLUTION)")
     i.add_argument("--quality", choices=QUALITIES, help="(IMAGE_RELAY_DEFAULT_QUALITY)")
     i.add_argument("--output-format", choices=OUTPUT_FORMATS, help="(IMAGE_RELAY_DEFAULT_OUTPUT_FORMAT)")
     i.add_argument("--background", choices=BACKGROUNDS, help="transparent needs png or webp, and is not for "
@@ -88,8 +97,9 @@ class _Signalled(BaseException):
 
 
 # Windows: Ctrl-Break arrives as SIGBREAK (Ctrl-C as KeyboardInterrupt); TerminateProcess cannot be caught.
-_SIGNALS = {"SIGTERM": (ExitCode.TERMINATED, "Terminated (SIGTERM)"), "SIGHUP": (ExitCode.HANGUP, "Hung up (SIGHUP)"),
-            "SIGBREAK": (ExitCode.INTERRUPTED, "Interrupted (Ctrl-Break)")}
+_SIGNALS = {"SIGTERM": (ExitCode.TERMINATED, N_("Terminated (SIGTERM)")),
+            "SIGHUP": (ExitCode.HANGUP, N_("Hung up (SIGHUP)")),
+            "SIGBREAK": (ExitCode.INTERRUPTED, N_("Interrupted (Ctrl-Break)"))}
 
 
 def _raise_signalled(signum: int, _frame) -> None:
@@ -122,7 +132,7 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: 
                                       exit_code=int(error.exit_code))
         except (KeyboardInterrupt, _Signalled) as stop:
             cancel.cancel()
-            exit_code, what = (ExitCode.INTERRUPTED, "Interrupted") if isinstance(stop, KeyboardInterrupt) else \
+            exit_code, what = (ExitCode.INTERRUPTED, N_("Interrupted")) if isinstance(stop, KeyboardInterrupt) else \
                 _SIGNALS[signal.Signals(stop.signum).name]
             error = Cancelled(f"{what}; nothing more was sent, and partial images already received were kept.",
                               exit_code=exit_code)
@@ -130,8 +140,8 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: 
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-    if result.error:
-        print(f"{PROG}: error: {result.error['message']}", file=stderr, flush=True)
+    if result.error:  # a person reads this line, in their language; the JSON stays English for the model
+        print(translate(f"{PROG}: error: {result.error['message']}"), file=stderr, flush=True)
     write_json(stdout, result.to_dict())
     return result.exit_code
 
@@ -150,13 +160,15 @@ def _run(argv: list[str] | None, stdin: TextIO, stderr: TextIO, cancel: CancelTo
             emulator = stack.enter_context(start_emulator(delay=0.15))
             flags.update({"IMAGE_RELAY_BASE_URL": emulator.base_url, "IMAGE_RELAY_API_KEY": EMULATOR_KEY})
             settings = load_settings(flags, env_file=args.env_file)
+            model = EMULATOR_GEMINI if settings.api_mode in ("gemini", "chat") else EMULATOR_MODEL
             defaults = {"IMAGE_RELAY_TEXT_MODEL": settings.text_model or "gpt-5",
-                        "IMAGE_RELAY_IMAGE_MODEL": settings.image_model or EMULATOR_MODEL}
+                        "IMAGE_RELAY_IMAGE_MODEL": settings.image_model or model}
             settings = load_settings({**flags, **defaults}, env_file=args.env_file)
         else:
             settings = load_settings(flags, env_file=args.env_file)
         request = GenerationRequest(
-            prompt=prompt, image_paths=tuple(args.image), mask_path=args.mask, size=args.size, quality=args.quality,
+            prompt=prompt, image_paths=tuple(args.image), mask_path=args.mask, size=args.size,
+            aspect_ratio=args.aspect_ratio, resolution=args.resolution, quality=args.quality,
             output_format=args.output_format, background=args.background, output_compression=args.output_compression,
             partial_images=args.partial_images, n=args.n, moderation=args.moderation,
             input_fidelity=args.input_fidelity, negative_prompt=args.negative_prompt, seed=args.seed,
@@ -165,7 +177,7 @@ def _run(argv: list[str] | None, stdin: TextIO, stderr: TextIO, cancel: CancelTo
 
         def report(progress: Progress) -> None:
             if show:
-                print(progress.line(), file=stderr, flush=True)
+                print(progress.line(translate(progress.message)), file=stderr, flush=True)
 
         result = generate_image(request, settings, on_progress=report, cancel=cancel)
     if result.ok and settings.cli_open_image and not args.no_open:

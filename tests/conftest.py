@@ -24,6 +24,8 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
     monkeypatch.setenv("APPDATA", str(home / "AppData" / "Roaming"))
     monkeypatch.setenv("LOCALAPPDATA", str(home / "AppData" / "Local"))
+    # What a person reads follows their locale; tests read English unless they choose Chinese.
+    monkeypatch.setenv("IMAGE_RELAY_LANG", "en")
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
@@ -46,6 +48,28 @@ def relay_env(emulator, monkeypatch):
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     return values
+
+
+def tagged(monkeypatch, emulator, **options) -> str:
+    """Point IMAGE_RELAY_BASE_URL at the emulator with these options and a fresh tag (so the
+    requests of this test can be told apart); return the tag."""
+    import uuid
+    tag = uuid.uuid4().hex[:8]
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(**options, tag=tag))
+    return tag
+
+
+def posted(emulator, tag: str) -> list:
+    """The POST requests the emulator received under ``tag``."""
+    return [r for r in emulator.requests if r.options.get("tag") == tag and r.method == "POST"]
+
+
+@pytest.fixture
+def gemini_model(relay_env, monkeypatch):
+    """A Gemini image model configured, and no default size (such models take a ratio)."""
+    monkeypatch.setenv("IMAGE_RELAY_IMAGE_MODEL", "gemini-3-pro-image")
+    monkeypatch.delenv("IMAGE_RELAY_DEFAULT_SIZE")
+    return relay_env
 
 
 @pytest.fixture
