@@ -434,11 +434,17 @@ def copilot(world: World, table: dict) -> None:
     home = world.home("copilot")
     env = copilot_env(world, home)
     project = home.parent / "project"
-    added = run(["copilot", "plugin", "marketplace", "add", str(world.repo)], env, project)
+    # A marketplace folder of its own, as an install from GitHub gives one: Copilot CLI runs a directory
+    # marketplace's plugin in place, and this checkout is also where the server's package comes from.
+    marketplace = home.parent / "marketplace"
+    shutil.copytree(world.repo, marketplace, ignore=lambda folder, names: [
+        n for n in names if n in {".git", "__pycache__", ".pytest_cache", ".hypothesis"} or n.endswith(".egg-info")])
+    added = run(["copilot", "plugin", "marketplace", "add", str(marketplace)], env, project)
     done = run(["copilot", "plugin", "install", f"{SERVER}@{SERVER}"], env, project) if added.returncode == 0 else added
     report(done.returncode == 0, f"copilot: plugin marketplace add <checkout> + plugin install "
                                  f"({done.stdout.strip().splitlines()[0] if done.returncode == 0 and done.stdout.strip() else tail(done)})")
-    installed = sorted({p.parent.parent for p in home.rglob("launch_mcp.py") if p.parent.name == "scripts"})
+    installed = sorted({p.parent.parent for folder in (home, marketplace) for p in folder.rglob("launch_mcp.py")
+                        if p.parent.name == "scripts"})
     before = [files(folder) for folder in installed]
     seen, done = loop(world, home, command, env, "chat")
     # Copilot CLI does not forward tool images to bring-your-own-key models: nothing to require there.
