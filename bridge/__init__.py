@@ -6,8 +6,10 @@ The package reads as the data flows, top to bottom; imports only point down or t
                    |                                      |       answers; who a call is for: audience (the local
                    |                                      |       user) or callers; jobs: background, runner,
                    |                                      |       worker, matching; what the model and the card
-                   |                                      |       see: replies, card, sources, uploads; a shared
-                   |                                      |       server: remote, auth, tokens, callers, downloads)
+                   |                                      |       see: replies, card, sources, uploads; a call as
+                   |                                      |       an MCP task: tasks; a shared server: remote,
+                   |                                      |       auth, tokens, callers, downloads)
+    doctor/      checks (the checklist: one function per check) · probes (what the relay is asked) · report · view
     clients/     register (each agent's own way to add the server) · opencode (its config file)
                  · host (which agent started the server)
                    |
@@ -28,6 +30,8 @@ The package reads as the data flows, top to bottom; imports only point down or t
                  · pillow (all Pillow use) · b64
                    |
     foundations  config · paths · errors · result · progress · user_request
+                 · i18n (the reader's language; translate() where text meets a person) · catalogue (messages
+                 matched to gettext's templates; locale/ holds them)
     system/      console (UTF-8 streams) · processes (liveness) · uris (file: URIs) · files (replace held files)
     emulator/    a relay on loopback for tests and trials, its routes mirroring relay/styles (responses,
                  images with vendors, tasks and links that expire, openrouter, chat, gemini); it uses

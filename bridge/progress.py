@@ -18,8 +18,9 @@ class Progress:
     path: str | None = None  # the file a "partial" or "saved" stage wrote
     task: str | None = None  # the relay's task id, once it answered with a task to poll (kept in job records)
 
-    def line(self) -> str:
-        return f"[progress] [{self.elapsed:.1f}s] {self.message}"
+    def line(self, message: str | None = None) -> str:
+        """The CLI's progress line; ``message``: the message as the reader is shown it (translated)."""
+        return f"[progress] [{self.elapsed:.1f}s] {self.message if message is None else message}"
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -1,201 +1,222 @@
-"""Async image tasks over real HTTP against the emulator: a 202 or a task object is polled to its
-image with one generation request, a run stopped while polling names the task, and --task fetches
-it later without a second generation. Proxy time-outs are one clear error, never retried."""
+"""generate_image as an MCP task (``io.modelcontextprotocol/tasks``), through the official client with
+the extension declared (tests/tasks_client.py); the emulator counts the generations that reach the relay."""
 from __future__ import annotations
 
-import json
+import base64
 import os
+import re
 import signal
-import subprocess
 import sys
-import time
-from pathlib import Path
+import uuid
+from datetime import datetime
 
+import anyio
 import pytest
+from mcp import Client, StdioServerParameters
+from mcp.shared.exceptions import MCPError
 
-from bridge.images.sniff import read_info
-from bridge.relay import tasks
-from tests.clirun import run_cli
-from tests.conftest import SENTINEL_KEY, posted, tagged
+from bridge.server.app import server
+from bridge.server.background import KEEP_SECONDS
+from tests.tasks_client import TasksClient, request
+from tests.test_jobs_outlive import finals, generations, outside_windows_job, records, until
+from tests.test_mcp import saved
+from tests.wire import TASKS, Wire
 
-
-def _polls(emulator, tag: str) -> list:
-    return [r for r in emulator.requests if r.options.get("tag") == tag and r.method == "GET"
-            and r.path.startswith("/v1/images/generations/")]
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fresh_jobs")]
 
 
 @pytest.fixture
-def images_env(relay_env, monkeypatch):
-    monkeypatch.setenv("IMAGE_RELAY_API_MODE", "images")
-    return relay_env
+def relay(emulator, monkeypatch):
+    """A relay whose images take a few seconds; returns the tag its generations are counted by."""
+    tag = uuid.uuid4().hex[:8]
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(delay=0.4, tag=tag))
+    return tag
 
 
-def test_asking_for_a_task_polls_the_202_to_the_image_with_one_generation(images_env, emulator, monkeypatch):
-    tag = tagged(monkeypatch, emulator, tasktime=1.2, retry=0.3)
-    run = run_cli("--async", "an async heron")
-    assert run.code == 0, run.stdout
-    result = run.json
-    assert result["actual_size"] == "64x48" and read_info(Path(result["image_path"]).read_bytes()).size == "64x48"
-    (generation,) = posted(emulator, tag)  # one billed request; the rest are GETs of the task
-    assert generation.json["async"] is True and generation.headers["prefer"] == "respond-async"
-    key = generation.headers["idempotency-key"]
-    assert len(key) == 36 and key.count("-") == 4
-    polls = _polls(emulator, tag)
-    task_id = result["task_id"]
-    assert len(polls) >= 2 and all(p.path == f"/v1/images/generations/{task_id}" for p in polls)
-    assert all("authorization" in p.headers for p in polls)  # the relay's own route, with the key
-    # The relay's own progress, as the relay's; Retry-After (0.3 s) is what paced the polls.
-    said = [line for line in run.progress if "The relay says" in line]
-    assert said and all(line.rstrip().endswith("(in_progress).") for line in said), run.progress
-    assert any(f"task {task_id}" in line for line in run.progress)
-    gaps = [b.at - a.at for a, b in zip([generation, *polls], polls)]
-    assert all(gap >= 0.25 for gap in gaps), gaps
-    log = Path(result["raw_log_path"]).read_text(encoding="utf-8")
-    assert f"task {task_id}" in log and f"GET {{base}}/images/generations/{task_id}" in log
-    assert f"Idempotency-Key: {key}" in log and SENTINEL_KEY not in log
-    assert result["usage"]["image_tokens"] > 0
+def blocks(result) -> list[tuple[str, str]]:
+    return [(b.type, b.text if b.type == "text" else b.data) for b in result.content]
 
 
-@pytest.mark.parametrize("shape", ["newapi", "wrapped", "mj"])
-def test_a_relay_that_answers_its_own_task_object_unasked_is_polled(images_env, emulator, monkeypatch, shape):
-    tag = tagged(monkeypatch, emulator, task=shape, tasktime=0.6, retry=0.2)
-    run = run_cli(f"a {shape} task")
-    assert run.code == 0, run.stdout
-    assert run.json["actual_size"] == "64x48" and run.json["task_id"].startswith("task_")
-    assert len(posted(emulator, tag)) == 1 and len(_polls(emulator, tag)) >= 1
-    assert "async" not in posted(emulator, tag)[0].json  # not asked: the relay answers tasks of its own accord
+async def test_a_declaring_client_gets_a_task_at_once_and_polls_it_to_the_blocking_calls_image(mcp_env, emulator,
+                                                                                               relay):
+    tasks = TasksClient()
+    async with Client(server, extensions=[tasks]) as client:
+        assert client.protocol_version == "2026-07-28"
+        result = await client.call_tool("generate_image", {"prompt": "a task owl", "partial_images": 1})
+    created, *polls = tasks.seen
+    job = records()[0]
+    assert created["resultType"] == "task" and created["status"] == "working" and created["taskId"] == job["id"]
+    assert created["ttlMs"] == KEEP_SECONDS * 1000 and created["pollIntervalMs"] > 0
+    assert datetime.fromisoformat(created["createdAt"].replace("Z", "+00:00")).timestamp() == pytest.approx(
+        job["started"], abs=0.01)
+    working = [p for p in polls if p["status"] == "working"]
+    assert working, "the task was answered only once the image was made"
+    news = " ".join(p.get("statusMessage", "") for p in working)
+    assert re.search(r"Generating the image, \d+ s so far: ", news) and "Partial image 1 of 1 received." in news
+    assert polls[-1]["status"] == "completed" and polls[-1]["taskId"] == job["id"]
+    text = result.content[0].text
+    assert result.is_error is False and text.startswith("![a task owl](") and result.content[1].type == "image"
+    async with Client(server) as plain:  # the same job, asked for by a client that blocks
+        blocking = await plain.call_tool("generate_image", {"prompt": "x", "job_id": job["id"]})
+    assert blocks(blocking) == blocks(result)
+    assert generations(emulator, relay) == 1
 
 
-def test_a_run_stopped_by_its_time_out_mid_poll_is_finished_with_task_without_a_second_generation(
-        images_env, emulator, monkeypatch):
-    tag = tagged(monkeypatch, emulator, tasktime=2.5, retry=0.3)
-    stopped = run_cli("--async", "--timeout", "1.2", "a slow heron")
-    assert stopped.code == 6, stopped.stdout
-    error = stopped.json["error"]
-    task_id = stopped.json["task_id"]
-    assert error["code"] == "deadline" and error["task_id"] == task_id
-    assert f"image-relay-generate --task {task_id}" in error["message"]
-    assert f"--task {task_id}" in stopped.stderr  # the human-readable line says it too
-    time.sleep(1.5)
-    fetched = run_cli("--task", task_id, "--no-open")
-    assert fetched.code == 0, fetched.stdout
-    assert fetched.json["task_id"] == task_id and Path(fetched.json["image_path"]).is_file()
-    assert len(posted(emulator, tag)) == 1  # the generation was asked for once, whatever happened after
+async def test_a_resent_call_joins_the_running_task_and_pays_once(mcp_env, emulator, relay):
+    tasks = TasksClient(resolve=False)
+    arguments = {"prompt": "a heron asked twice"}
+    async with Client(server, extensions=[tasks]) as client:
+        await client.call_tool("generate_image", arguments)
+        await client.call_tool("generate_image", arguments)
+        first, second = tasks.seen
+        assert first["taskId"] == second["taskId"]
+        assert "joined that job instead of starting a new, billed generation" in second["statusMessage"]
+        await until(lambda: records()[0].get("status") == "done")
+        done = finals(mcp_env / "outputs")
+        state = await request(client.session, "tasks/get", first["taskId"])
+        again = await request(client.session, "tasks/get", first["taskId"])
+    assert state["status"] == "completed" and state == again  # every poll after the end reads the same
+    assert state["result"]["content"][0]["text"].startswith(f"![a heron asked twice]({done[0]})")
+    assert generations(emulator, relay) == 1
 
 
-def test_ctrl_c_while_polling_names_the_task(images_env, emulator, monkeypatch, tmp_path):
-    """A real process, interrupted with SIGINT while it waits for the relay's task."""
-    if sys.platform == "win32":
-        pytest.skip("POSIX signals")
-    tag = tagged(monkeypatch, emulator, tasktime=30, retry=0.2)
-    proc = subprocess.Popen([sys.executable, "-m", "bridge.cli", "--async", "--no-open", "a heron stopped"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ), cwd=str(tmp_path))
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and len(_polls(emulator, tag)) < 2:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=20)
-    result = json.loads(out)
-    assert proc.returncode == 130, err
-    assert result["error"]["code"] == "interrupted" and result["task_id"] == result["error"]["task_id"]
-    assert f"--task {result['task_id']}" in result["error"]["message"]
-    assert len(posted(emulator, tag)) == 1
+async def test_cancel_ends_the_tasks_waiting_never_the_paid_image(mcp_env, emulator, relay):
+    tasks = TasksClient(resolve=False)
+    async with Client(server, extensions=[tasks]) as client:
+        await client.call_tool("generate_image", {"prompt": "a cancelled fox"})
+        task_id = tasks.seen[0]["taskId"]
+        ack = await request(client.session, "tasks/cancel", task_id)
+        assert {k: v for k, v in ack.items() if k != "_meta"} == {"resultType": "complete"}  # an empty result
+        state = await request(client.session, "tasks/get", task_id)
+        assert state["status"] == "cancelled" and f'job_id="{task_id}"' in state["statusMessage"]
+        image = (await until(lambda: finals(mcp_env / "outputs")))[0]
+        await until(lambda: records()[0].get("status") == "done")
+        assert (await request(client.session, "tasks/get", task_id))["status"] == "cancelled"  # terminal stays
+    async with Client(server) as plain:  # the next result reports it, as for a cancelled call
+        nxt = await plain.call_tool("generate_image", {"prompt": "the next picture", "size": "64x48"})
+    assert re.search(rf"Earlier job {task_id} \(\"a cancelled fox\"\) finished after its call was cancelled or timed "
+                     rf"out: !\[a cancelled fox\]\({re.escape(str(image))}\)", nxt.content[0].text)
+    assert generations(emulator, relay) == 2  # the fox once, then the next picture
 
 
-def test_a_task_the_relay_fails_is_one_error_and_no_new_generation(images_env, emulator, monkeypatch):
-    tag = tagged(monkeypatch, emulator, fault="task-failed", tasktime=0.3, retry=0.2)
-    run = run_cli("--async", "a failing task")
-    assert run.code == 5, run.stdout
-    error = run.json["error"]
-    assert error["code"] == "task_failed" and "The relay's task task_" in error["message"]
-    assert "generation failed" in error["message"].lower() and "task_id" not in error  # nothing left to fetch
-    assert len(posted(emulator, tag)) == 1
+async def test_cancel_stops_the_generation_when_the_user_asked_for_that(mcp_env, emulator, relay, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_MCP_CANCEL_STOPS_JOB", "true")
+    tasks = TasksClient(resolve=False)
+    async with Client(server, extensions=[tasks]) as client:
+        await client.call_tool("generate_image", {"prompt": "a stopped fox", "partial_images": 2})
+        task_id = tasks.seen[0]["taskId"]
+        await until(lambda: generations(emulator, relay) == 1)
+        await request(client.session, "tasks/cancel", task_id)
+        await until(lambda: records()[0].get("status") == "done")
+        state = await request(client.session, "tasks/get", task_id)
+    assert state["status"] == "cancelled"
+    assert records()[0]["error"]["code"] == "interrupted" and not finals(mcp_env / "outputs")
 
 
-def test_an_unknown_task_is_a_clear_error(images_env, emulator, monkeypatch):
-    tag = tagged(monkeypatch, emulator)
-    run = run_cli("--task", "task_does_not_exist")
-    assert run.code == 4 and run.json["error"]["code"] == "task_not_found"
-    assert "task_does_not_exist" in run.json["error"]["message"] and posted(emulator, tag) == []
+async def test_a_task_whose_job_has_ended_stays_completed_when_cancelled(mcp_env, emulator, relay):
+    tasks = TasksClient()
+    async with Client(server, extensions=[tasks]) as client:
+        await client.call_tool("generate_image", {"prompt": "too late to cancel", "size": "64x48"})
+        task_id = tasks.seen[0]["taskId"]
+        await request(client.session, "tasks/cancel", task_id)
+        assert (await request(client.session, "tasks/get", task_id))["status"] == "completed"
 
 
-def test_a_poll_that_fails_on_the_way_is_asked_again(images_env, emulator, monkeypatch):
-    """The first poll meets a gateway's 502 page: a GET bills nothing, so it is simply asked again."""
-    tag = tagged(monkeypatch, emulator, task="newapi", tasktime=0.5, retry=0.2)
-    accepted = run_cli("--timeout", "0.6", "a task to poll later")
-    task_id = accepted.json["task_id"]
-    tagged_url = emulator.url(tag=tag, fault="http-502-html", times=2)  # this prefix's first two requests
-    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", tagged_url)
-    run = run_cli("--task", task_id)
-    assert run.code == 0, run.stdout
-    assert any("asking again" in line for line in run.progress)
-    assert len(posted(emulator, tag)) == 1
+@outside_windows_job
+async def test_a_task_outlives_its_killed_server_and_the_next_server_returns_its_image(mcp_env, emulator, relay):
+    tasks = TasksClient(resolve=False)
+    async with stdio_with(mcp_env, tasks) as client:
+        await client.call_tool("generate_image", {"prompt": "a fox that outlives its server", "partial_images": 1})
+        task_id = tasks.seen[0]["taskId"]
+        record = await until(lambda: next((r for r in records() if r.get("worker")), None))
+        os.kill(record["pid"], signal.SIGKILL)  # the server, while its job runs
+    assert not finals(mcp_env / "outputs")
+    async with stdio_with(mcp_env, TasksClient()) as client:  # the next server
+        with anyio.fail_after(60):
+            while (state := await request(client.session, "tasks/get", task_id))["status"] == "working":
+                await anyio.sleep(0.2)
+    assert state["status"] == "completed" and state["taskId"] == task_id
+    image = finals(mcp_env / "outputs")[0]
+    assert state["result"]["content"][0]["text"].startswith(f"![a fox that outlives its server]({image})")
+    assert state["result"]["content"][1]["type"] == "image"
+    assert generations(emulator, relay) == 1
 
 
-def test_a_bad_task_id_is_refused_before_anything_is_sent(images_env, emulator, monkeypatch):
-    tag = tagged(monkeypatch, emulator)
-    run = run_cli("--task", "../../etc/passwd")
-    assert run.code == 2 and run.json["error"]["code"] == "invalid_input"
-    assert [r for r in emulator.requests if r.options.get("tag") == tag] == []
+def stdio_with(project, tasks: TasksClient) -> Client:
+    """A stdio server as in test_jobs_outlive, its client declaring the tasks extension."""
+    params = StdioServerParameters(command=sys.executable, args=["-m", "bridge.server.app"], env=dict(os.environ),
+                                   cwd=str(project))
+    return Client(params, read_timeout_seconds=60, extensions=[tasks])
 
 
-@pytest.mark.parametrize("fault, status", [("http-524-html", 524), ("http-504-html", 504)])
-def test_a_proxy_time_out_says_the_image_may_be_billed_and_how_to_go_async(images_env, emulator, monkeypatch,
-                                                                           fault, status):
-    monkeypatch.setenv("IMAGE_RELAY_RETRY_SERVER_ERRORS", "true")  # even opted in: never replayed
-    tag = tagged(monkeypatch, emulator, fault=fault)
-    run = run_cli("a slow heron")
-    assert run.code == 5, run.stdout
-    error = run.json["error"]
-    assert error["code"] == "proxy_timeout" and error["status_code"] == status and error["retryable"] is False
-    assert "may still be making the image and may bill it" in error["message"]
-    assert "IMAGE_RELAY_ASYNC=true" in error["message"] and "<" not in error["message"]
-    assert len(posted(emulator, tag)) == 1
+async def test_refusals_and_ended_jobs_are_answered_at_once_not_as_tasks(mcp_env, emulator, relay):
+    tasks = TasksClient(resolve=False)
+    async with Client(server, extensions=[tasks]) as client:
+        refused = await client.call_tool("generate_image", {"prompt": "x", "job_id": "job_0123456789ab"})
+        assert refused.is_error and tasks.seen == []
+        async with Client(server) as plain:
+            ended = await plain.call_tool("generate_image", {"prompt": "made before", "size": "64x48"})
+        job_id = records()[0]["id"]
+        again = await client.call_tool("generate_image", {"prompt": "x", "job_id": job_id})
+    assert tasks.seen == [] and blocks(again)[0] == blocks(ended)[0]
 
 
-# -- task objects, pure ------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("payload, state, progress, links", [
-    ({"id": "t1", "task_id": "t1", "object": "image.generation.task", "status": "in_progress", "progress": 40},
-     "running", 40, []),
-    ({"task_id": "t1", "status": "succeeded", "progress": 100, "result_url": "https://cdn.example/a.png",
-      "data": [{"url": "https://cdn.example/a.png"}], "error": None}, "done", 100, ["https://cdn.example/a.png"]),
-    ({"code": 0, "message": "success", "data": {"task_id": "t1", "task_status": "processing"}}, "running", None, []),
-    ({"code": 0, "data": {"task_id": "t1", "task_status": "succeed",
-                          "task_result": {"images": [{"index": 0, "url": "https://cdn.example/k.png"}]}}},
-     "done", None, ["https://cdn.example/k.png"]),
-    ({"id": "t1", "status": "IN_PROGRESS", "progress": "40%", "imageUrl": ""}, "running", 40, []),
-    ({"id": "t1", "status": "SUCCESS", "progress": "100%", "imageUrl": "https://cdn.example/m.png"}, "done", 100,
-     ["https://cdn.example/m.png"]),
-    ({"id": "t1", "object": "generation.task", "status": "completed", "results": ["https://cdn.example/r.png"]},
-     "done", None, ["https://cdn.example/r.png"]),
-])
-def test_task_shapes_are_read(payload, state, progress, links):
-    task = tasks.read(payload)
-    assert task is not None and task.id == "t1" and task.state == state and task.progress == progress
-    assert task.links == links
+async def test_a_job_id_call_for_a_running_job_is_that_jobs_task(mcp_env, emulator, relay, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_MCP_WAIT_SECONDS", "0.2")
+    async with Client(server) as plain:  # a blocking call that ran out of budget names its job
+        pending = await plain.call_tool("generate_image", {"prompt": "a slow crane"})
+    job_id = re.search(r'job_id="(job_[0-9a-f]+)"', pending.content[0].text).group(1)
+    tasks = TasksClient()
+    async with Client(server, extensions=[tasks]) as client:
+        result = await client.call_tool("generate_image", {"prompt": "x", "job_id": job_id})
+    assert tasks.seen[0]["taskId"] == job_id and result.content[0].text.startswith("![a slow crane](")
+    assert generations(emulator, relay) == 1
 
 
-@pytest.mark.parametrize("payload", [
-    {"created": 1, "data": [{"b64_json": "AAAA"}]},
-    {"id": "resp_1", "object": "response", "status": "completed", "output": []},
-    {"id": "chatcmpl-1", "choices": [], "status": "ok"},
-    {"task_id": "../x", "status": "queued"},
-])
-def test_answers_that_are_not_tasks_are_not_taken_for_one(payload):
-    assert tasks.read(payload) is None
+async def test_a_polled_task_is_not_announced_by_other_results(mcp_env, emulator, relay):
+    tasks = TasksClient(resolve=False)
+    async with Client(server, extensions=[tasks]) as client:
+        await client.call_tool("generate_image", {"prompt": "a watched fox"})
+        task_id = tasks.seen[0]["taskId"]
+        async with Client(server) as plain:
+            other = await plain.call_tool("generate_image", {"prompt": "meanwhile", "size": "64x48"})
+        assert task_id not in other.content[0].text  # its client hears of it through the task
 
 
-def test_a_failed_task_carries_the_relays_reason():
-    task = tasks.read({"id": "t9", "status": "FAILURE", "failReason": "[Invalid parameter] Invalid value"})
-    assert task.state == "failed" and "t9" in task.error.message and "Invalid value" in task.error.message
-    sensitive = tasks.read({"task_id": "t8", "status": "failed", "error": {
-        "code": "OutputImageSensitiveContentDetected", "message": "The output image may contain sensitive content."}})
-    assert sensitive.error.code == "content_policy"
+def test_task_methods_are_refused_to_clients_that_did_not_declare_them(mcp_env, relay):
+    with Wire(mcp_env) as wire:
+        wire.discover({"extensions": {TASKS: {}}})
+        _, created = wire.request("tools/call", {"name": "generate_image", "arguments": {"prompt": "a wired fox"}})
+        task_id = created["result"]["taskId"]
+        _, unknown = wire.request("tasks/get", {"taskId": "job_0123456789ab"})
+        wire.capabilities = {}  # the same connection, a request that does not declare the extension
+        _, undeclared = wire.request("tasks/get", {"taskId": task_id})
+    assert unknown["error"]["code"] == -32602
+    assert undeclared["error"]["code"] == -32021
+    assert undeclared["error"]["data"] == {"requiredCapabilities": {"extensions": {TASKS: {}}}}
+    with Wire(mcp_env) as wire:
+        wire.legacy("2025-11-25", {"extensions": {TASKS: {}}})
+        _, legacy = wire.request("tasks/get", {"taskId": task_id})
+    assert legacy["error"]["code"] == -32601  # no tasks of any kind on an earlier revision's wire
 
 
-def test_an_empty_202_names_its_task_in_its_location():
-    assert tasks.from_headers({"location": "/v1/images/generations/task_abc"}).id == "task_abc"
-    assert tasks.from_headers({"operation-location": "https://relay.example/v1/tasks/xyz?x=1"}).id == "xyz"
-    assert tasks.from_headers({}) is None
-    assert tasks.poll_path("a b/c") == "/images/generations/a%20b%2Fc"
+async def test_a_shared_server_callers_task_is_visible_to_that_caller_only(relay_env, emulator):
+    from bridge.server.tokens import TokenStore
+    from tests.remote_server import client, serving
+    store = TokenStore()
+    alice, bob = store.add("alice"), store.add("bob")
+    with serving("--auth", "token", env={"IMAGE_RELAY_BASE_URL": emulator.url(delay=0.4)}) as base:
+        tasks = TasksClient(resolve=False)
+        async with client(base, alice, extensions=[tasks]) as mine:
+            await mine.call_tool("generate_image", {"prompt": "alice's secret heron"})
+            task_id = tasks.seen[0]["taskId"]
+            async with client(base, bob, extensions=[TasksClient()]) as theirs:
+                for method in ("tasks/get", "tasks/cancel", "tasks/update"):
+                    with pytest.raises(MCPError) as refused:
+                        await request(theirs.session, method, task_id)
+                    assert refused.value.code == -32602 and "heron" not in str(refused.value)
+            with anyio.fail_after(60):
+                while (state := await request(mine.session, "tasks/get", task_id))["status"] == "working":
+                    await anyio.sleep(0.2)
+    text = state["result"]["content"][0]["text"]
+    assert state["status"] == "completed" and re.match(r"!\[alice's secret heron\]\(http://127\.0\.0\.1:\d+/", text)
