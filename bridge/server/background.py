@@ -59,7 +59,7 @@ class Job:
     finished: float | None = None
     shown: set[str] = field(default_factory=set)  # saved images a call or notice already named
     watched_until: float = 0.0  # a client polls it as an MCP task until then (``tasks``): no notice names it
-    task: str | None = None  # the relay's async task, once it answered with one (from the worker's progress)
+    relay_task: str | None = None  # the relay's async task, once it answered one (from the worker's progress)
     order: dict | None = None  # what resuming the task needs (``runner``): output folders, the relay's hash
     resumes: int = 0  # times its task was taken up again by a new worker
 
@@ -71,8 +71,8 @@ class Job:
     def on_progress(self, progress: Progress) -> None:
         """The work's progress callback (runs in the job's thread)."""
         self.progress.append(progress)
-        if progress.task and progress.task != self.task:
-            self.task = progress.task
+        if progress.task and progress.task != self.relay_task:
+            self.relay_task = progress.task
             if self.persist is not None:
                 self.persist()  # a job whose worker dies while polling is resumed from its record
         if progress.stage == "partial" and progress.path:
@@ -166,7 +166,7 @@ class Jobs:
                 return self._jobs[record["id"]]
             job = Job(id=record["id"], prompt=record.get("prompt", ""), started=record.get("started", time.time()),
                       key=record.get("key"), owner=record.get("owner"), worker=record.get("worker"),
-                      deadline=record.get("deadline"), task=record.get("task"), order=record.get("order"),
+                      deadline=record.get("deadline"), relay_task=record.get("relay_task"), order=record.get("order"),
                       resumes=record.get("resumes", 0))  # its partials come back as its events are replayed
             self._jobs[job.id] = job
         job.persist = lambda: self._write(job, "running")
@@ -303,12 +303,12 @@ class Jobs:
         error = record.get("error") or {}
         stopped = record.get("status") == "running" or (not record.get("ok") and error.get("task_id")
                                                          and error.get("code") in RESUMABLE)
-        task = error.get("task_id") or record.get("task") or _task_in_events(self.dir, record["id"])
+        task = error.get("task_id") or record.get("relay_task") or _task_in_events(self.dir, record["id"])
         if not (stopped and task and record.get("order") and self.resume is not None) \
                 or record.get("resumes", 0) >= MAX_RESUMES:
             return found
         job = Job(id=record["id"], prompt=record.get("prompt", ""), started=time.time(), key=record.get("key"),
-                  owner=record.get("owner"), task=task, order=record["order"], resumes=record.get("resumes", 0))
+                  owner=record.get("owner"), relay_task=task, order=record["order"], resumes=record.get("resumes", 0))
         with self._lock:
             self._jobs[job.id] = job
         job.persist = lambda: self._write(job, "running")
@@ -377,8 +377,8 @@ class Jobs:
         record = {"id": job.id, "status": status, "pid": os.getpid(), "started": round(job.started, 3),
                   "prompt": job.prompt, "reported": job.reported, "partial_image_paths": list(job.partial_paths),
                   "key": job.key, "worker": job.worker, "deadline": job.deadline}
-        if job.task is not None:
-            record.update(task=job.task, order=job.order, resumes=job.resumes)
+        if job.relay_task is not None:
+            record.update(relay_task=job.relay_task, order=job.order, resumes=job.resumes)
         elif job.order is not None:
             record["order"] = job.order
         if job.owner is not None:
@@ -466,6 +466,8 @@ def _task_in_events(folder: Path, job_id: str) -> str | None:
         if isinstance(task, str) and task:
             return task
     return None
+
+
 KEEP_RUNNING_SECONDS = 3600  # a running job's record is rewritten at least at its start; jobs end within this
 
 

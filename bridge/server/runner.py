@@ -89,7 +89,7 @@ def follow(job, folder: Path, *, alive: Callable[[], bool], cancel=None, stop: C
             if saved is not None:  # it saved and checked the paid image before it ended: that is the result
                 return replace(saved, warnings=("The job's worker ended before it wrote its result; the image "
                                                 "it saved and checked is the one the relay billed.",))
-            if job.task and job.order and job.resumes < MAX_RESUMES:
+            if job.relay_task and job.order and job.resumes < MAX_RESUMES:
                 return resume(job, folder)  # the relay still makes the image: poll its task, generate nothing
             return GenerationResult(ok=False, elapsed_seconds=round(job.elapsed(), 2), error={
                 "code": "lost", "message": "The job's worker process ended without a result.", "retryable": False},
@@ -115,9 +115,9 @@ def resume(job, folder: Path) -> GenerationResult:
     settings = replace(settings, output_dir=order.get("output_dir") or settings.output_dir,
                        shared=job.owner is not None)
     job.on_progress(Progress("waiting", f"The job's worker stopped while the relay was making the image; asking the "
-                                        f"relay for task {job.task} again (nothing is generated again).",
-                             round(job.elapsed(), 1), 0, 0, task=job.task))
-    request = GenerationRequest(prompt=job.prompt or "", task_id=job.task, use_template=False)
+                                        f"relay for task {job.relay_task} again (nothing is generated again).",
+                             round(job.elapsed(), 1), 0, 0, task=job.relay_task))
+    request = GenerationRequest(prompt=job.prompt or "", task_id=job.relay_task, use_template=False)
     (folder / f"{job.id}{RESULT}").unlink(missing_ok=True)  # the stopped run's outcome gives way to this one
     cancel = job.cancel if job.cancel is not None else CancelToken()
     return run_in_worker(job, request, settings, Path(order.get("base_dir") or folder), folder, cancel)
@@ -125,9 +125,9 @@ def resume(job, folder: Path) -> GenerationResult:
 
 def _stopped(job, why: str) -> GenerationResult:
     return GenerationResult(ok=False, elapsed_seconds=round(job.elapsed(), 2), error={
-        "code": "lost", "message": f"The job's worker ended while the relay was making the image as task {job.task}. "
-        f"{why} Fetch the image with image-relay-generate --task {job.task} once the relay is configured again.",
-        "retryable": False, "task_id": job.task}, partial_image_paths=tuple(job.partial_paths), exit_code=1)
+        "code": "lost", "message": f"The job's worker ended while the relay was making the image as task {job.relay_task}. "
+        f"{why} Fetch the image with image-relay-generate --task {job.relay_task} once the relay is configured again.",
+        "retryable": False, "task_id": job.relay_task}, partial_image_paths=tuple(job.partial_paths), exit_code=1)
 
 
 class _Events:

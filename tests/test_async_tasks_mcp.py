@@ -49,7 +49,7 @@ async def test_a_job_whose_worker_is_killed_mid_poll_is_finished_by_the_next_ser
                 except Exception:  # noqa: BLE001 - its server is killed under it
                     pass
             group.start_soon(doomed_call)
-            record = await until(lambda: next((r for r in records() if r.get("task") and r.get("worker")), None))
+            record = await until(lambda: next((r for r in records() if r.get("relay_task") and r.get("worker")), None))
             await until(lambda: len(_polls(emulator, tag)) >= 2)  # polling, the image not done yet
             os.kill(record["pid"], signal.SIGKILL)  # the server first: nobody follows the worker any more
             group.cancel_scope.cancel()
@@ -67,7 +67,7 @@ async def test_a_job_whose_worker_is_killed_mid_poll_is_finished_by_the_next_ser
     assert len(posted(emulator, tag)) == 1  # generated once; the rest were polls of its task
     assert len(_polls(emulator, tag)) > polls_before
     final = next(r for r in records() if r["id"] == record["id"])
-    assert final["status"] == "done" and final["ok"] and final["task"] == record["task"] and final["resumes"] == 1
+    assert final["status"] == "done" and final["ok"] and final["relay_task"] == record["relay_task"] and final["resumes"] == 1
 
 
 async def test_a_job_stopped_at_its_time_out_is_taken_up_again_by_its_job_id(async_project, emulator, monkeypatch):
