@@ -69,8 +69,9 @@ def test_openrouters_502_is_said_to_be_unbilled_and_tried_again(openrouter_env, 
     run = run_cli("--aspect-ratio", "1:1", "a heron that fails once")
     assert run.code == 0, run.stdout
     assert [r.path for r in posted(emulator, tag)] == ["/v1/images/generations", "/v1/images", "/v1/images"]
-    assert any("HTTP 502 (OpenRouter does not bill a generation that fails with HTTP 502.); retrying" in line
-               for line in run.progress), run.progress
+    assert any("HTTP 502; retrying" in line for line in run.progress), run.progress
+    assert "The relay answered HTTP 502, and it was tried again: OpenRouter does not bill a generation that fails " \
+           "with HTTP 502." in run.json["warnings"]
 
 
 def test_openrouters_502_that_persists_is_one_clear_error(openrouter_env, emulator, monkeypatch):
@@ -80,3 +81,17 @@ def test_openrouters_502_that_persists_is_one_clear_error(openrouter_env, emulat
     assert run.code == 5, run.stdout
     error = run.json["error"]
     assert error["status_code"] == 502 and "OpenRouter does not bill" in error["message"] and error["retryable"]
+
+
+def test_the_doctor_finds_openrouters_image_api_and_says_what_results_report(openrouter_env, emulator, monkeypatch):
+    from tests.test_doctor import doctor
+    monkeypatch.setenv("IMAGE_RELAY_IMAGE_MODEL", "gpt-image-emulator")  # a model the emulator lists
+    tag = tagged(monkeypatch, emulator, fault="openrouter-only")
+    report = json.loads(doctor("--json")[1])
+    assert report["ok"] and report["api_mode"] == "images", report["verdict"]
+    assert report["routes"]["images/generations"] is False and report["routes"]["images (OpenRouter)"] is True
+    assert "OpenRouter's Image API" in report["verdict"] and "cost" in report["usage_reported"]
+    assert all(b"prompt" not in r.body for r in emulator.requests if r.options.get("tag") == tag)  # nothing drawn
+    monkeypatch.setenv("IMAGE_RELAY_LANG", "zh-CN")
+    text = doctor()[1]
+    assert "结果中的用量（images 模式）" in text and "OpenRouter 的 Image API" in text

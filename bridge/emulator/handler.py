@@ -162,9 +162,9 @@ class Handler(BaseHTTPRequestHandler):
         found = routes.match(self.command, path)
         if found is not None and found.kind == "task":
             return self._task(em, writer, opts, found.model)
-        if found is not None and found.kind in ("generations", "edits") and fault in ("openrouter-only",
-                                                                                    "openrouter-502"):
-            found = None  # OpenRouter has only /images
+        if found is not None and found.kind in ("generations", "edits", "responses") and \
+                fault in ("openrouter-only", "openrouter-502"):
+            found = None  # OpenRouter's images are only on /images (and chat)
         if found is not None and found.kind == "openrouter" and fault == "openrouter-502":
             raise failed_generation()
         if found is None or (found.kind == "responses" and fault == "no-responses-route") or \

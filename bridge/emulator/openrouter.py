@@ -4,7 +4,8 @@
 (``WxH`` or a tier); input images as ``input_references[{type: "image_url", image_url: {url}}]``.
 The answer: ``data[].b64_json`` with ``media_type`` and ``usage.cost``; streamed (``stream: true``)
 as ``image_generation.partial_image`` / ``image_generation.completed`` data lines, then ``[DONE]``.
-``fault=openrouter-only`` makes ``/images/generations`` and ``/images/edits`` a 404, as on OpenRouter;
+``fault=openrouter-only`` makes ``/images/generations``, ``/images/edits`` and ``/responses`` a 404, as
+OpenRouter has no image route there;
 ``fault=openrouter-502`` too, and its ``/images`` fails as OpenRouter's failed generation does
 (HTTP 502, not billed).
 """

@@ -20,17 +20,19 @@ resell models rarely report it.
 """
 from __future__ import annotations
 
+from ..i18n import N_
+
 TICKS_PER_USD = 10_000_000_000  # xAI's cost_in_usd_ticks
 KEYS = ("input_tokens", "output_tokens", "image_tokens", "cost")
 
 # What each style's relays report, for the doctor and the docs.
 REPORTED = {
-    "responses": "input and output tokens of the text model and of the image tool (tool_usage.image_gen), image "
-                 "tokens",
-    "images": "input, output and image tokens (Seedream: output tokens only; OpenRouter's Image API and xAI: also "
-              "cost)",
-    "chat": "prompt and completion tokens, image tokens when the relay splits them out, cost on OpenRouter",
-    "gemini": "prompt and candidate tokens (usageMetadata), image tokens by modality",
+    "responses": N_("input and output tokens of the text model and of the image tool (tool_usage.image_gen), image "
+                    "tokens"),
+    "images": N_("input, output and image tokens (Seedream: output tokens only; OpenRouter's Image API and xAI: also "
+                 "cost)"),
+    "chat": N_("prompt and completion tokens, image tokens when the relay splits them out, cost on OpenRouter"),
+    "gemini": N_("prompt and candidate tokens (usageMetadata), image tokens by modality"),
 }
 
 
