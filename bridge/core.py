@@ -177,8 +177,10 @@ class _Run:
                     raise error from None
                 retries += 1
                 attempt["retry_after_seconds"] = round(wait, 2)
-                self.reporter.emit("retry", f"{_reason(error)}{f' ({unbilled})' if unbilled else ''}; retrying in "
-                                            f"{wait:.1f} s (retry {retries} of {self.settings.max_retries}).")
+                if unbilled:
+                    self.warnings.append(f"{_reason(error)}, and it was tried again: {unbilled}")
+                self.reporter.emit("retry", f"{_reason(error)}; retrying in {wait:.1f} s "
+                                            f"(retry {retries} of {self.settings.max_retries}).")
                 if self.cancel._event.wait(wait):
                     self.cancel.check()
         if self.receiver.task is not None:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from ..errors import BridgeError, Cancelled, NetworkError, RelayFailure, RelayRejected, RequestTimeout
+from ..i18n import N_
 from .tasks import Task
 from .transport import CancelToken, retry_after
 
@@ -27,9 +28,9 @@ SAY_EVERY = 10.0  # a progress line at least this often while the relay's accoun
 
 
 def fetch_hint(task_id: str) -> str:
-    return (f"The relay may still finish the image as task {task_id}: fetch it without a new generation with "
-            f"image-relay-generate --task {task_id} (for a job of the MCP server, call generate_image with its "
-            "job_id).")
+    return N_(f"The relay may still finish the image as task {task_id}: fetch it without a new generation with "
+              f"image-relay-generate --task {task_id} (for a job of the MCP server, call generate_image with its "
+              "job_id).")
 
 
 def follow(task: Task, style, exchange: Callable, reporter, rawlog, cancel: CancelToken, deadline: float,

@@ -310,9 +310,10 @@ def download(url: str, settings: Settings, *, limit: int, cancel: CancelToken, d
                                                 code="image_too_large")
                     said = error_in_body(bytes(data[:ERROR_BODY_LIMIT]))
                     if response.status_code != 200:
-                        raise NetworkError(f"The file host answered HTTP {response.status_code}"
-                                           f"{f' ({said})' if said else ''}.", code="download_failed",
-                                           status_code=response.status_code, retryable=False)
+                        status = response.status_code
+                        raise NetworkError(f"The file host answered HTTP {status} ({said})." if said else
+                                           f"The file host answered HTTP {status}.", code="download_failed",
+                                           status_code=status, retryable=False)
                     if said is not None:
                         raise ProtocolError(f"The file host answered with an error instead of the image ({said}).",
                                             code="link_failed")

@@ -122,8 +122,8 @@ class ImagesReader(Reader):
         if not self.outcome.finals:
             signals += [self._found(link) for link in task.links]
         if not self.outcome.finals and self.outcome.item_error is None:
-            self.outcome.item_error = ProtocolError(f"The relay says task {task.id} is {task.status or 'done'}, but its "
-                                                    "answer holds no image.", code="no_image")
+            self.outcome.item_error = ProtocolError(f"The relay says task {task.id} is done, but its answer holds no "
+                                                    "image.", code="no_image")
         return signals
 
     def _completed(self, payload: dict) -> list[Signal]:
