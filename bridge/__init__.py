@@ -13,7 +13,7 @@ The package reads as the data flows, top to bottom; imports only point down or t
     clients/     register (each agent's own way to add the server) · opencode (its config file)
                  · host (which agent started the server)
                    |
-    composer     core · fanout    (settings -> the user's request -> relay call -> image files -> result)
+    composer     core · fanout · summary    (settings -> the user's request -> relay call -> image files -> result)
                    |
     relay/       styles/ (one module per upstream shape, each building its call and reading its answer:
                  responses · images · openrouter (a route of images) · chat · gemini; base, the interface;

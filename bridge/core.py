@@ -4,24 +4,23 @@ flags/env -> Settings -> Job -> HttpCall -> bytes -> events -> Signals -> files 
 """
 from __future__ import annotations
 
-import re
 import time
 from contextlib import nullcontext
 from pathlib import Path
 
 from .images import store
 from .config import Settings, require
-from .errors import (BridgeError, ConfigError, NetworkError, ProtocolError, RelayFailure, StreamBroken, redact,
-                     redact_secrets)
+from .errors import BridgeError, ConfigError, NetworkError, ProtocolError, StreamBroken, redact, redact_secrets
 from .user_request import GenerationRequest, Job, prepare_job
 from .relay import fitting, polling, styles, tasks
 from .relay.negotiate import Memory, Routes, previous_response_refused, unsupported_parameter
-from .relay.retry import proxy_timeout, retry_wait
+from .relay.retry import gateway_cannot_stream, proxy_timeout, retry_wait
 from .relay.usage import normalize
 from .progress import Heartbeat, ProgressCallback, Reporter
 from .relay.rawlog import RawLog
 from .relay.receive import Receiver, Saver
 from .result import GenerationResult
+from .summary import debug_summary
 from .relay.transport import CancelToken, open_call, retry_after
 
 HEARTBEAT_SECONDS = 10.0  # a progress line while a whole (non-streamed) answer is awaited
@@ -149,7 +148,7 @@ class _Run:
                 if self.receiver is not None and self.receiver.started_stream:
                     error.stream_started = True
                 error = proxy_timeout(error, self.settings.async_images) or error
-                if call.stream and _gateway_cannot_stream(error):
+                if call.stream and gateway_cannot_stream(error):
                     error.message += (" If a gateway sits in front of the relay and cannot pass streams on, set "
                                       "IMAGE_RELAY_STREAM=false.")
                 unbilled = style.unbilled(error)
@@ -284,33 +283,10 @@ class _Run:
         return self.style.model(self.settings) if self.style else None
 
     def _debug(self) -> dict:
-        summary: dict = {"api_mode": self.style.mode if self.style else None, "route": self.mode,
-                         "attempts": self.attempts, "request_id": self.request_id, "task_id": self.task_id}
-        if self.receiver is not None:
-            tally, outcome = self.receiver.tally, self.receiver.interpreter.outcome
-            def since(t):
-                return round(t - self.started, 3) if t else None
-            summary.update({
-                "events": dict(outcome.event_counts), "event_count": sum(outcome.event_counts.values()),
-                "keepalives": tally.keepalives, "non_json_events": tally.non_json_events,
-                "truncated_events": tally.truncated_events,
-                "bytes_received": tally.bytes_received, "first_byte_seconds": since(tally.first_byte),
-                "first_event_seconds": since(tally.first_event), "final_image_seconds": since(tally.final_at),
-                "partial_images_received": len(self.saver.partials) if self.saver else 0,
-                "response_id": outcome.response_id, "model": outcome.model or self._model(),
-                "image_model": self.settings.image_model, "usage": outcome.usage})
-        summary["elapsed_seconds"] = round(time.monotonic() - self.started, 3)
-        return summary
-
-
-def _gateway_cannot_stream(error: BridgeError) -> bool:
-    """A streamed call that failed the way gateways fail on streams: a bare 500 before any stream
-    byte (LiteLLM on an images stream, Portkey on any SSE), a complaint about streaming, or an
-    answer that is neither a stream nor JSON. Upstream error pages passed on are not that."""
-    if error.stream_started or error.from_page:
-        return False
-    return (isinstance(error, RelayFailure) and error.status_code == 500) or error.code == "unexpected_content" \
-        or re.search(r"\bstream", error.message, re.I) is not None
+        return debug_summary(self.started, mode=self.style.mode if self.style else None, route=self.mode,
+                             attempts=self.attempts, request_id=self.request_id, task_id=self.task_id,
+                             receiver=self.receiver, saver=self.saver, model=self._model(),
+                             image_model=self.settings.image_model)
 
 
 def _reason(error: BridgeError) -> str:

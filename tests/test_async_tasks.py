@@ -153,6 +153,30 @@ def test_a_proxy_time_out_says_the_image_may_be_billed_and_how_to_go_async(image
     assert len(posted(emulator, tag)) == 1
 
 
+def test_the_idempotency_key_stays_the_same_for_every_attempt_of_a_job(images_env, emulator, monkeypatch):
+    """A 429 (nothing billed) is retried; the retry carries the same key, so a relay that did take the
+    first request answers the task it already made instead of a second, billed one."""
+    tag = tagged(monkeypatch, emulator, fault="rate-limit", times=1, tasktime=0.3, retry=0.2)
+    run = run_cli("--async", "a heron asked twice")
+    assert run.code == 0, run.stdout
+    first, second = posted(emulator, tag)
+    assert first.headers["idempotency-key"] == second.headers["idempotency-key"]
+    again = run_cli("--async", "another heron")
+    assert posted(emulator, tag)[2].headers["idempotency-key"] != first.headers["idempotency-key"]  # a new job
+    assert again.code == 0
+
+
+@pytest.mark.parametrize("status, title, is_proxy", [
+    (502, "502 Gateway Time-out", True), (408, "Request Timeout: upstream timed out", True),
+    (502, "502 Bad Gateway", False), (522, "Connection timed out", False)])
+def test_gateway_time_out_pages_are_proxy_time_outs(status, title, is_proxy):
+    from bridge.relay.diagnose import error_from_body
+    from bridge.relay.retry import proxy_timeout
+    page = f"<html><head><title>{title}</title></head><body>nginx</body></html>".encode()
+    found = proxy_timeout(error_from_body(status, "text/html", page), async_on=False)
+    assert (found is not None and found.code == "proxy_timeout") is is_proxy
+
+
 # -- task objects, pure ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("payload, state, progress, links", [

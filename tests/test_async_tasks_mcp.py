@@ -101,3 +101,14 @@ async def test_a_shared_servers_caller_never_makes_it_fetch_a_private_link(relay
     assert result.is_error is True and "(unsafe_link)" in text and "private or local network address" in text
     assert "it is billed" in text and str(emulator.port) not in text
     assert [r.path for r in emulator.requests if r.options.get("tag") == tag] == ["/v1/images/generations"]
+
+
+async def test_a_billed_image_whose_link_expired_gives_the_model_its_link(relay_env, emulator, monkeypatch, mcp_env):
+    monkeypatch.setenv("IMAGE_RELAY_API_MODE", "images")
+    tagged(monkeypatch, emulator, fault="expired-link", filehost="localhost")
+    async with Client(server) as client:
+        result = await client.call_tool("generate_image", {"prompt": "a heron behind an expired link"})
+    text = result.content[0].text
+    assert result.is_error is True and "(link_expired)" in text and "it is billed" in text
+    link = next(line for line in text.splitlines() if line.startswith("The relay's link to the image"))
+    assert "http://localhost:" in link and len(link.rsplit("X-Tos-Signature=", 1)[1]) == 64

@@ -63,16 +63,18 @@ def test_size_2k_is_a_resolution_for_seedream(images_env, emulator, monkeypatch)
     assert wxh.code == 0 and posted(emulator, tag)[1].json["size"] == "1728x2304"
 
 
-def test_a_seedream_edit_never_goes_multipart(images_env, emulator, monkeypatch, tmp_path):
-    """The emulator refuses Seedream on /images/edits, as relays that route it to the JSON endpoint do."""
-    monkeypatch.setenv("IMAGE_RELAY_IMAGE_MODEL", "seedream-4.0")
+@pytest.mark.parametrize("model, one", [("seedream-4.0", str), ("jimeng-4.0", list)])
+def test_seedream_and_jimeng_edits_never_go_multipart(images_env, emulator, monkeypatch, tmp_path, model, one):
+    """The emulator refuses them on /images/edits, as relays that route them to the JSON endpoint do."""
+    monkeypatch.setenv("IMAGE_RELAY_IMAGE_MODEL", model)
     source = tmp_path / "in.png"
     source.write_bytes(png(32, 32))
     tag = tagged(monkeypatch, emulator)
-    run = run_cli("--image", str(source), "--size", "1K", "an edit")
+    run = run_cli("--image", str(source), "--size", "1280x720", "an edit")
     assert run.code == 0, run.stdout
-    assert [r.path for r in posted(emulator, tag)] == ["/v1/images/generations"]
-    assert isinstance(posted(emulator, tag)[0].json["image"], str)  # one image: a data URL, not a list
+    (request,) = posted(emulator, tag)
+    assert request.path == "/v1/images/generations" and request.headers["content-type"] == "application/json"
+    assert isinstance(request.json["image"], one)  # Seedream: one image is a data URL; Jimeng: always a list
 
 
 def test_several_seedream_images_come_as_a_sequential_set(images_env, emulator, monkeypatch):

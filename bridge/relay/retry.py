@@ -1,4 +1,5 @@
-"""Which failed requests may be sent again, and which failures are a proxy's time-out: pure.
+"""Which failed requests may be sent again, which failures are a proxy's time-out, and which a
+gateway's that cannot pass streams on: pure.
 
 Only what surely was not billed is retried (SPEC §3): a connection refused, a 408 from the relay
 itself, a 429 without a quota message, a 503 with Retry-After, and what a style documents as not
@@ -63,3 +64,13 @@ def _billing_safe(error: BridgeError, backoff: float, server_errors: bool, unbil
     if server_errors and status is not None and (status in (500, 502, 504) or status >= 520):
         return backoff
     return None
+
+
+def gateway_cannot_stream(error: BridgeError) -> bool:
+    """A streamed call that failed the way gateways fail on streams: a bare 500 before any stream
+    byte (LiteLLM on an images stream, Portkey on any SSE), a complaint about streaming, or an
+    answer that is neither a stream nor JSON. Upstream error pages passed on are not that."""
+    if error.stream_started or error.from_page:
+        return False
+    return (isinstance(error, RelayFailure) and error.status_code == 500) or error.code == "unexpected_content" \
+        or re.search(r"\bstream", error.message, re.I) is not None
