@@ -19,7 +19,8 @@ from tests.clirun import run_cli
 from tests.conftest import SENTINEL_KEY, posted, tagged
 
 
-def _polls(emulator, tag: str) -> list:
+def polls(emulator, tag: str) -> list:
+    """The GETs of the relay's tasks under ``tag`` (the generation requests are ``posted``)."""
     return [r for r in emulator.requests if r.options.get("tag") == tag and r.method == "GET"
             and r.path.startswith("/v1/images/generations/")]
 
@@ -40,15 +41,15 @@ def test_asking_for_a_task_polls_the_202_to_the_image_with_one_generation(images
     assert generation.json["async"] is True and generation.headers["prefer"] == "respond-async"
     key = generation.headers["idempotency-key"]
     assert len(key) == 36 and key.count("-") == 4
-    polls = _polls(emulator, tag)
+    asked = polls(emulator, tag)
     task_id = result["task_id"]
-    assert len(polls) >= 2 and all(p.path == f"/v1/images/generations/{task_id}" for p in polls)
-    assert all("authorization" in p.headers for p in polls)  # the relay's own route, with the key
+    assert len(asked) >= 2 and all(p.path == f"/v1/images/generations/{task_id}" for p in asked)
+    assert all("authorization" in p.headers for p in asked)  # the relay's own route, with the key
     # The relay's own progress, as the relay's; Retry-After (0.3 s) is what paced the polls.
     said = [line for line in run.progress if "The relay says" in line]
     assert said and all(line.rstrip().endswith("(in_progress).") for line in said), run.progress
     assert any(f"task {task_id}" in line for line in run.progress)
-    gaps = [b.at - a.at for a, b in zip([generation, *polls], polls)]
+    gaps = [b.at - a.at for a, b in zip([generation, *asked], asked)]
     assert all(gap >= 0.25 for gap in gaps), gaps
     log = Path(result["raw_log_path"]).read_text(encoding="utf-8")
     assert f"task {task_id}" in log and f"GET {{base}}/images/generations/{task_id}" in log
@@ -62,7 +63,7 @@ def test_a_relay_that_answers_its_own_task_object_unasked_is_polled(images_env, 
     run = run_cli(f"a {shape} task")
     assert run.code == 0, run.stdout
     assert run.json["actual_size"] == "64x48" and run.json["task_id"].startswith("task_")
-    assert len(posted(emulator, tag)) == 1 and len(_polls(emulator, tag)) >= 1
+    assert len(posted(emulator, tag)) == 1 and len(polls(emulator, tag)) >= 1
     assert "async" not in posted(emulator, tag)[0].json  # not asked: the relay answers tasks of its own accord
 
 
@@ -91,7 +92,7 @@ def test_ctrl_c_while_polling_names_the_task(images_env, emulator, monkeypatch, 
     proc = subprocess.Popen([sys.executable, "-m", "bridge.cli", "--async", "--no-open", "a heron stopped"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ), cwd=str(tmp_path))
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and len(_polls(emulator, tag)) < 2:
+    while time.monotonic() < deadline and len(polls(emulator, tag)) < 2:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)

@@ -17,17 +17,13 @@ from mcp import Client
 from bridge.server.app import server
 from bridge.system.processes import is_alive
 from tests.conftest import posted, tagged
+from tests.test_async_tasks import polls
 from tests.test_jobs_outlive import finals, jobs_dir, records, stdio, until
 from tests.test_mcp import saved
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fresh_jobs")]
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX only: signals, and the MCP client's Windows "
                                 "job object kills the worker with the server")
-
-
-def _polls(emulator, tag: str) -> list:
-    return [r for r in emulator.requests if r.options.get("tag") == tag and r.method == "GET"
-            and r.path.startswith("/v1/images/generations/")]
 
 
 @pytest.fixture
@@ -50,12 +46,12 @@ async def test_a_job_whose_worker_is_killed_mid_poll_is_finished_by_the_next_ser
                     pass
             group.start_soon(doomed_call)
             record = await until(lambda: next((r for r in records() if r.get("relay_task") and r.get("worker")), None))
-            await until(lambda: len(_polls(emulator, tag)) >= 2)  # polling, the image not done yet
+            await until(lambda: len(polls(emulator, tag)) >= 2)  # polling, the image not done yet
             os.kill(record["pid"], signal.SIGKILL)  # the server first: nobody follows the worker any more
             group.cancel_scope.cancel()
     os.kill(record["worker"], signal.SIGKILL)  # then the worker, mid-poll
     await until(lambda: not is_alive(record["worker"]), 10)
-    polls_before = len(_polls(emulator, tag))
+    polls_before = len(polls(emulator, tag))
     assert not finals(async_project / "outputs") and not (jobs_dir() / f"{record['id']}.result").exists()
     assert record["order"]["relay"] and str(emulator.port) not in str(record)  # its relay by hash only
 
@@ -65,7 +61,7 @@ async def test_a_job_whose_worker_is_killed_mid_poll_is_finished_by_the_next_ser
     (image,) = saved(by_id)
     assert image.startswith(str(async_project / "outputs"))
     assert len(posted(emulator, tag)) == 1  # generated once; the rest were polls of its task
-    assert len(_polls(emulator, tag)) > polls_before
+    assert len(polls(emulator, tag)) > polls_before
     final = next(r for r in records() if r["id"] == record["id"])
     assert final["status"] == "done" and final["ok"] and final["relay_task"] == record["relay_task"] and final["resumes"] == 1
 
