@@ -280,16 +280,19 @@ class Receiver:
                 raise ProtocolError(f"The relay sent an image larger than {IMAGE_LIMIT >> 20} MB; it was not saved.",
                                     code="too_large")
             data = decode_base64(inline)
-        elif signal.url:
-            data = download(signal.url, self.settings, limit=IMAGE_LIMIT, cancel=self.cancel, deadline=self.deadline)
-        else:
+        elif not signal.url:
             raise ProtocolError("The relay sent an image event without image data.", code="no_image")
-        tmp, handle = store.open_temp(self.saver.directory)
+        directory = self.saver.directory
+        tmp, handle = store.open_temp(directory)
         with _removed_on_error(tmp):
             try:
-                store.write_to(handle, self.saver.directory, data)
+                if inline:
+                    store.write_to(handle, directory, data)
+                else:  # a link: the image goes to the temp file as it arrives, never whole in memory
+                    download(signal.url, self.settings, limit=IMAGE_LIMIT, cancel=self.cancel, deadline=self.deadline,
+                             sink=lambda piece: store.write_to(handle, directory, piece))
             finally:
-                store.close_temp(handle, self.saver.directory)
+                store.close_temp(handle, directory)
         return tmp
 
     def _note_buffering(self) -> None:

@@ -10,7 +10,7 @@ import contextvars
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urljoin
@@ -268,12 +268,14 @@ def open_call(settings: Settings, call: HttpCall, *, deadline: float, cancel: Ca
             session.close()
 
 
-def download(url: str, settings: Settings, *, limit: int, cancel: CancelToken, deadline: float | None = None) -> bytes:
+def download(url: str, settings: Settings, *, limit: int, cancel: CancelToken, deadline: float | None = None,
+             sink: Callable[[bytes], None] | None = None) -> bytes:
     """Fetch an image link a relay returned: http(s) only, never with the key or extra headers,
     never to a private address unless the relay itself is on one (and never on a shared server),
     redirects under the same rules, within the job's deadline and ``limit`` bytes. An error the file
     host sends instead of the image (even under an image content type) is a ``link_failed`` error.
-    Error text never quotes the link."""
+    With ``sink`` the image goes there piece by piece as it arrives (never whole in memory) and b""
+    is returned; else the bytes are. Error text never quotes the link."""
     cancel.check()
     deadline = deadline if deadline is not None else time.monotonic() + settings.total_timeout
     guard = PeerGuard(allow_private=private_allowed(settings.base_url, settings.shared))
@@ -299,29 +301,40 @@ def download(url: str, settings: Settings, *, limit: int, cancel: CancelToken, d
                     if response.is_redirect and response.headers.get("Location"):
                         url = urljoin(url, response.headers["Location"])
                         continue
-                    data = bytearray()
-                    cap = limit if response.status_code == 200 else ERROR_BODY_LIMIT
-                    for piece in _body(response, settings, deadline, cancel, read_timeout, what):
-                        data += piece
-                        if len(data) > cap:
-                            if response.status_code != 200:
-                                break
-                            raise ProtocolError(f"The linked image is larger than {limit // 1048576} MB.",
-                                                code="image_too_large")
-                    said = error_in_body(bytes(data[:ERROR_BODY_LIMIT]))
                     if response.status_code != 200:
                         status = response.status_code
+                        said = error_in_body(_read_capped(response, settings, deadline, cancel, read_timeout))
                         raise NetworkError(f"The file host answered HTTP {status} ({said})." if said else
                                            f"The file host answered HTTP {status}.", code="download_failed",
                                            status_code=status, retryable=False)
-                    if said is not None:
-                        raise ProtocolError(f"The file host answered with an error instead of the image ({said}).",
-                                            code="link_failed")
-                    return bytes(data)
+                    return _image_body(response, settings, deadline, cancel, read_timeout, what, limit, sink)
             raise link_refused(f"redirected more than {MAX_REDIRECTS} times")
     finally:
         _ACTIVE_TOKEN.reset(reset)
         _PEER_GUARD.reset(reset_guard)
+
+
+def _image_body(response: requests.Response, settings: Settings, deadline: float, cancel: CancelToken,
+                read_timeout: float, what: str, limit: int, sink: Callable[[bytes], None] | None) -> bytes:
+    """A linked image's bytes, to ``sink`` as they come (or gathered); only an answer that may be an
+    error (one that begins with "{" or "<", which no image does) is also kept, up to 1 MiB, to read it."""
+    data, head, size = bytearray(), bytearray(), 0
+    for piece in _body(response, settings, deadline, cancel, read_timeout, what):
+        size += len(piece)
+        if size > limit:
+            raise ProtocolError(f"The linked image is larger than {limit // 1048576} MB.", code="image_too_large")
+        if size == len(piece) or len(head):
+            if piece.lstrip()[:1] in (b"{", b"<") or len(head):
+                head += piece[:ERROR_BODY_LIMIT - len(head)]
+        if sink is not None:
+            sink(piece)
+        else:
+            data += piece
+    said = error_in_body(bytes(head)) if head else None
+    if said is not None:
+        raise ProtocolError(f"The file host answered with an error instead of the image ({said}).",
+                            code="link_failed")
+    return bytes(data)
 
 
 def _read_capped(response: requests.Response, settings: Settings, deadline: float, cancel: CancelToken,
