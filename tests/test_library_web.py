@@ -322,4 +322,6 @@ def test_the_command_prints_a_keyed_link_and_a_second_run_opens_the_first(relay_
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    assert running.current() is None and not running.state_file().exists()
+    assert running.current() is None  # the pid it names is gone, whether or not the file went with it
+    if os.name != "nt":  # SIGTERM is a clean stop there; Windows' TerminateProcess cannot be caught
+        assert not running.state_file().exists()

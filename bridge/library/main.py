@@ -22,15 +22,16 @@ def main(argv: list[str] | None = None) -> int:
     utf8_stdio()
     parser = argparse.ArgumentParser(prog=PROG, description="Every image image-relay-bridge made, with its prompt, "
                                      "size and cost, as a page in your browser (on this machine only).")
-    parser.add_argument("--port", type=int, default=0, help="the port to serve on (default: a free one)")
+    parser.add_argument("--port", type=int, help="the port to serve on (default: a free one, or the library "
+                        "already running)")
     parser.add_argument("--no-open", action="store_true", help="print the address, do not open the browser")
     parser.add_argument("--verbose", action="store_true", help="log each request on stderr")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     args = parser.parse_args(argv)
-    if not 0 <= args.port <= 65535:
+    if args.port is not None and not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
     found = running.current()
-    if found is not None and args.port in (0, found["port"]) and found.get("token"):
+    if found is not None and args.port in (None, found["port"]) and found.get("token"):
         url = running.page_url(found["port"]) + f"?k={found['token']}"
         print(f"{PROG}: already serving at {url}", flush=True)
         if not args.no_open:
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from .web import LibraryServer
     try:
-        server = LibraryServer(args.port)
+        server = LibraryServer(args.port or 0)
     except OSError as exc:
         print(f"{PROG}: cannot listen on 127.0.0.1:{args.port} ({exc.strerror or exc}).", file=sys.stderr)
         return 1

@@ -201,6 +201,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _start(self, status: int, media: str, length: int, headers: dict | None = None) -> None:
         self.send_response(status)
+        if self.close_connection:
+            headers = {**(headers or {}), "Connection": "close"}  # else a client reuses a socket about to close
         for name, value in {"Content-Type": media, "Content-Length": str(length), "X-Content-Type-Options": "nosniff",
                             "Referrer-Policy": "no-referrer", **(headers or {})}.items():
             self.send_header(name, value)

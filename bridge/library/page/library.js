@@ -226,7 +226,8 @@
       el("tbody", {}, ...data[by].slice(0, 14).map((r) => el("tr", {}, el("td", { textContent: label(r.key) }),
         el("td", { textContent: r.images || 0 }), el("td", { textContent: r.priced ? money(r.cost) : "—" }))))));
     $("totals").replaceChildren(
-      el("p", { className: "all", textContent: t("totals_line", { images, cost: money(cost) || "$0", unpriced: entries - priced }) }),
+      el("p", { className: "all", textContent: priced ? t("totals_line", { images, cost: money(cost), unpriced: entries - priced })
+                                                      : t("totals_unpriced", { images }) }),
       table("day", t("by_day"), (k) => k), table("month", t("by_month"), (k) => k),
       table("model", t("by_model"), (k) => k || t("unknown")));
   }
@@ -367,10 +368,16 @@
     }
     const card = await withPictures(body.card);
     host.card = card;
-    if (card.status !== "pending") {  // a new entry: it belongs in the grid now
+    if (card.status !== "pending" && card.entry && card.entry !== host.detail.entry.id) {  // a new entry
       loadFacets();
       reload();
-      if (card.entry) history.replaceState(null, "", `?entry=${card.entry}`);
+      history.replaceState(null, "", `?entry=${card.entry}`);
+      const current = host;
+      api(`/api/entry/${card.entry}`).then((detail) => {
+        if (host !== current) return;
+        current.detail = detail;
+        facts(detail);
+      }).catch(() => {});
     }
     return { content: [{ type: "text", text: `Job ${card.job}: ${card.status}.` }], _meta: { [KEY]: card } };
   }
