@@ -16,7 +16,6 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..paths import user_data_dir, user_state_dir
-from ..user_request import GenerationRequest
 from . import query
 
 ACTIONS = ("regenerate", "variation", "edit")
@@ -73,8 +72,8 @@ class Actions:
         return found if found is not None and not isinstance(found, dict) else None
 
 
-def _request(conn, row, action: str, n: int | None, index: int, prompt: str | None,
-             mask_png: str | None) -> GenerationRequest:
+def _request(conn, row, action: str, n: int | None, index: int, prompt: str | None, mask_png: str | None):
+    from ..user_request import GenerationRequest  # the page starts without the settings code
     stored = json.loads(row["request"] or "{}")
     known = {f.name for f in fields(GenerationRequest)}
     values = {k: v for k, v in stored.items() if k in known}

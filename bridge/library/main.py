@@ -16,6 +16,7 @@ from ..system.console import utf8_stdio
 from . import running
 
 PROG = "image-relay-library"
+TIDY_AFTER_SECONDS = 2.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,7 +70,10 @@ def _open(url: str) -> None:
 
 
 def _tidy() -> None:
-    """Once at start, off the serving path: older job records in, lost and missing noticed, old thumbnails out."""
+    """Once, soon after the start, off the serving path (the first page comes first): older job records
+    in, lost and missing noticed, old thumbnails out."""
+    import time
+    time.sleep(TIDY_AFTER_SECONDS)
     from ..paths import user_state_dir
     from . import api, thumbs
     from .db import connect

@@ -67,6 +67,9 @@ class LibraryServer(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: LibraryServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate writes: without this, Nagle's algorithm holds the body
+    # until the client's delayed ACK, some 40 ms a response on loopback.
+    disable_nagle_algorithm = True
     server_version = "image-relay-library"
     sys_version = ""
 
