@@ -2,10 +2,12 @@
 
 The package reads as the data flows, top to bottom; imports only point down or to the foundations:
 
-    faces        cli · setup · doctor · viewer          server/ (the MCP server: app; jobs: background, runner,
+    faces        cli · setup · doctor · viewer          server/ (the MCP server: app, its steps in calls, its
+                   |                                      |       answers; who a call is for: audience (the local
+                   |                                      |       user) or callers; jobs: background, runner,
                    |                                      |       worker, matching; what the model and the card
-                   |                                      |       see: replies, card, sources; a shared server:
-                   |                                      |       remote, auth, tokens, callers, downloads)
+                   |                                      |       see: replies, card, sources, uploads; a shared
+                   |                                      |       server: remote, auth, tokens, callers, downloads)
     clients/     register (each agent's own way to add the server) · opencode (its config file)
                  · host (which agent started the server)
                    |

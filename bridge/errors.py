@@ -4,6 +4,7 @@
     ├── InputError                   2           invalid_input
     ├── ConfigError                  3           config_missing / config_invalid
     ├── RelayRejected                4           rejected, moderation_blocked, quota_exceeded, rate_limited, ...
+    ├── LimitReached                 4           caller_limit (a shared server's per-caller limits; nothing sent)
     ├── RelayFailure                 5           relay_error, upstream_error
     ├── NetworkError                 6           cannot_connect
     │   └── RequestTimeout           6           timeout
@@ -86,6 +87,12 @@ class RelayRejected(BridgeError):
     """The relay refused the request (4xx, moderation, quota)."""
     exit_code = ExitCode.REJECTED
     code = "rejected"
+
+
+class LimitReached(BridgeError):
+    """A shared server's caller may not start another job now (jobs at once, images a day); nothing was sent."""
+    exit_code = ExitCode.REJECTED
+    code = "caller_limit"
 
 
 class RelayFailure(BridgeError):

@@ -93,6 +93,7 @@ async def test_a_finished_result_describes_its_images_and_serves_the_full_file(m
     assert result.content[image["preview"]].type == "image"
     assert Path(image["path"]).is_file() and image["bytes"] == Path(image["path"]).stat().st_size
     assert base64.b64decode(full.contents[0].blob) == Path(image["path"]).read_bytes()
+    assert full.contents[0].mime_type == "image/png"  # the image's own type, never text/plain
     assert Image.open(io.BytesIO(base64.b64decode(full.contents[0].blob))).size == (256, 192)
     assert card["folder"] == Path(image["path"]).parent.as_uri()
     assert missing.is_error and "no image job" in missing.content[0].text
@@ -211,3 +212,21 @@ async def test_with_previews_off_the_card_still_gets_pictures(mcp_env, monkeypat
         result = await client.call_tool("generate_image", {"prompt": "no previews", "size": "256x256"})
     assert [b.type for b in result.content] == ["text"]  # what the model gets is unchanged
     assert card_of(result)["images"][0]["src"].startswith("data:image/")
+
+
+async def test_a_full_image_carries_its_own_type_and_a_missing_one_is_not_found(mcp_env, caplog):
+    from mcp.shared.exceptions import MCPError
+    async with apps_client() as client:
+        result = await client.call_tool("generate_image", {"prompt": "a typed card", "size": "64x48"})
+        uri = card_of(result)["images"][0]["uri"]
+        full = await client.read_resource(uri)
+        gone = uri.replace("/image/0", "/image/7")
+        with pytest.raises(MCPError) as missing:
+            await client.read_resource(gone)
+        with pytest.raises(MCPError) as unknown:
+            await client.read_resource("image-relay://jobs/job_ffffffffffff/image/0")
+    from bridge.images.sniff import read_info
+    assert full.contents[0].mime_type == read_info(base64.b64decode(full.contents[0].blob)).mime_type
+    for error in (missing.value, unknown.value):
+        assert error.error.code == -32602 and "no longer on this machine" in error.error.message
+    assert "Traceback" not in caplog.text

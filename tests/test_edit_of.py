@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from bridge.server.sources import produced_image
+from bridge.server.sources import own_image
 from bridge.errors import InputError
 from tests.images import png
 
@@ -108,6 +108,7 @@ async def test_references_that_are_not_this_servers_images_are_refused_before_se
 
 
 def test_the_lookup_keys_by_principal(tmp_path):
+    from bridge.server import downloads
     from bridge.server.background import Jobs
     jobs = Jobs(tmp_path / "jobs")
     image = tmp_path / "made.png"
@@ -116,9 +117,12 @@ def test_the_lookup_keys_by_principal(tmp_path):
               "response_ids": {str(image): "resp_1"}, "owner": "t-alice", "reported": True}
     (tmp_path / "jobs").mkdir(exist_ok=True)
     (tmp_path / "jobs" / "job_aaaaaaaaaaaa.json").write_text(json.dumps(record))
-    assert produced_image(jobs, "job_aaaaaaaaaaaa", principal="t-alice").path == str(image)
-    assert produced_image(jobs, str(image), principal="t-alice").response_id == "resp_1"
-    for principal in ("t-bob", None):  # another caller, or the local user: a shared caller's work is its own
-        for ref in (str(image), "job_aaaaaaaaaaaa"):
-            with pytest.raises(InputError):
-                produced_image(jobs, ref, principal=principal)
+    image_id = downloads.publish("t-alice", str(image))
+    assert own_image(jobs, "job_aaaaaaaaaaaa", "t-alice").path == str(image)
+    by_id = own_image(jobs, image_id, "t-alice")
+    assert by_id.path == str(image) and by_id.response_id == "resp_1"
+    for owner, ref in (("t-alice", str(image)),  # a shared server's caller never names a server path
+                       ("t-bob", "job_aaaaaaaaaaaa"), ("t-bob", image_id),  # nor sees another caller's work
+                       (None, str(image)), (None, "job_aaaaaaaaaaaa"), (None, image_id)):  # nor does the local user
+        with pytest.raises(InputError):
+            own_image(jobs, ref, owner)

@@ -218,3 +218,41 @@ async def test_the_key_never_reaches_the_job_folder(project, emulator, monkeypat
     assert result.is_error is False
     written = b"".join(p.read_bytes() for p in jobs_dir().iterdir())
     assert SENTINEL_KEY.encode() not in written and str(emulator.port).encode() not in written
+
+
+@outside_windows_job
+async def test_a_saved_image_is_the_result_while_the_relay_still_holds_its_answer(project, emulator, monkeypatch):
+    """The final image is saved and checked; the relay keeps the stream open; the server is killed. The
+    next server names the image at once (notice and job_id), and once the stream ends, never again."""
+    tag = uuid.uuid4().hex[:8]
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(fault="stall-after-final", stall=6, tag=tag))
+    outputs = project / "outputs"
+    async with stdio(project) as client:
+        async with anyio.create_task_group() as group:
+            async def doomed_call():
+                try:
+                    await client.call_tool("generate_image", {"prompt": "a lingering relay's owl"})
+                except Exception:  # noqa: BLE001 - its server is killed under it
+                    pass
+            group.start_soon(doomed_call)
+            record = await until(worker_running)
+            image = (await until(lambda: finals(outputs)))[0]
+            os.kill(record["pid"], signal.SIGKILL)
+            group.cancel_scope.cancel()
+    assert not (jobs_dir() / f"{record['id']}.result").exists()  # the relay has not closed its answer
+
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(tag=tag))
+    async with stdio(project) as client:  # the next server, while the worker still waits on the relay
+        nxt = await client.call_tool("generate_image", {"prompt": "an unrelated picture"})
+        assert not (jobs_dir() / f"{record['id']}.result").exists()
+        by_id = await client.call_tool("generate_image", {"prompt": "x", "job_id": record["id"]})
+        await until(lambda: (jobs_dir() / f"{record['id']}.result").exists(), 30)
+        await anyio.sleep(0.5)  # the server follows the worker to its result
+        later = await client.call_tool("generate_image", {"prompt": "and one more"})
+    text = nxt.content[0].text
+    assert re.search(rf"Earlier job {record['id']} \(\"a lingering relay's owl\"\) has saved its image .*"
+                     rf"!\[a lingering relay's owl\]\({re.escape(str(image))}\)", text), text
+    assert by_id.is_error is False and saved(by_id) == [str(image)] and by_id.content[1].type == "image"
+    assert "still being generated" not in by_id.content[0].text
+    assert record["id"] not in later.content[0].text  # named once the image was saved; not again at the end
+    assert generations(emulator, tag) == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 import uuid
@@ -326,8 +327,8 @@ async def test_stdio_subprocess_lists_and_calls(relay_env, tmp_path):
 
 
 async def test_heartbeat_while_the_relay_is_silent(mcp_env, emulator, monkeypatch):
-    import bridge.server.app as mcp_server
-    monkeypatch.setattr(mcp_server, "HEARTBEAT_SECONDS", 0.5)
+    from bridge.server import calls
+    monkeypatch.setattr(calls, "HEARTBEAT_SECONDS", 0.5)
     monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(fault="stall", stall=3, tag=uuid.uuid4().hex[:8]))
     progress: list = []
     result = await call({"prompt": "slow relay"}, progress)
@@ -469,3 +470,37 @@ async def test_the_show_the_tag_directive_is_where_every_client_reads_instructio
         [tool] = (await client.list_tools()).tools
     for text in (instructions, tool.description):
         assert "markdown image tag" in text and "put that tag in your reply" in text and "job_id" in text
+
+
+SHARED_SERVER_MODULES = {"bridge.server.remote", "bridge.server.auth", "bridge.server.tokens", "bridge.server.callers",
+                         "bridge.server.downloads"}
+
+
+def test_a_stdio_server_loads_nothing_of_the_shared_server(mcp_env):
+    """Its command line, a generation and a job_id call for the local user: no shared-server module."""
+    script = (
+        "import json, sys, anyio\n"
+        "from mcp import Client\n"
+        "import bridge.server.app as app\n"
+        "assert app.parse_arguments(['--wait-default', '40']).transport == 'stdio'\n"
+        "async def go():\n"
+        "    async with Client(app.server) as client:\n"
+        "        done = await client.call_tool('generate_image', {'prompt': 'a local fox'})\n"
+        "        assert not done.is_error, done\n"
+        "        await client.call_tool('generate_image', {'prompt': 'x', 'job_id': 'job_0123456789ab'})\n"
+        "anyio.run(go)\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('bridge.'))))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, encoding="utf-8",
+                          timeout=120, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert "bridge.server.calls" in loaded and not loaded & SHARED_SERVER_MODULES, loaded & SHARED_SERVER_MODULES
+
+
+async def test_an_unknown_prompt_is_invalid_params_not_a_crash(caplog):
+    from mcp.shared.exceptions import MCPError
+    async with Client(server) as client:
+        with pytest.raises(MCPError) as refused:
+            await client.get_prompt("test_simple_prompt")
+    assert refused.value.error.code == -32602 and "Unknown prompt" in refused.value.error.message
+    assert "Traceback" not in caplog.text

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import anyio
@@ -40,8 +41,14 @@ def test_off_loopback_the_server_refuses_to_start_without_auth_and_allowed_hosts
     for refused in (missing_hosts, no_auth, no_tokens):
         assert refused.returncode == 3 and refused.stdout == ""
         assert len(refused.stderr.strip().splitlines()) == 1 and refused.stderr.startswith("image-relay-mcp: ")
-    assert "--allow-host" in missing_hosts.stderr and "--auth token" in no_auth.stderr
-    assert "token add NAME" in no_tokens.stderr
+    # One refusal names every missing piece, with its command: the hosts and a way to authenticate.
+    assert "--allow-host" in missing_hosts.stderr and "token add NAME" in missing_hosts.stderr
+    assert "--auth oauth" in missing_hosts.stderr
+    assert "--auth token" in no_auth.stderr and "--allow-host" not in no_auth.stderr
+    assert "token add NAME" in no_tokens.stderr and "--allow-host NAME" not in no_tokens.stderr
+    both = run_refused("--host", "0.0.0.0", "--auth", "none", "--allow-origin", "app.example")
+    assert "--allow-host" in both.stderr and "--auth token" in both.stderr and "scheme://host" in both.stderr
+    assert len(both.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("bind", ["127.0.0.2", "0.0.0.0"])
@@ -247,6 +254,32 @@ async def test_per_caller_job_and_daily_limits(relay_env, emulator, tokens):
     assert busy.is_error and "caller_limit" in text_of(busy) and "at once" in text_of(busy)
     assert not done.is_error and not second.is_error
     assert over.is_error and "caller_limit" in text_of(over) and "2 of your 2 images for today" in text_of(over)
+
+
+async def test_a_callers_job_limit_holds_for_calls_sent_at_once(relay_env, emulator, tokens):
+    """Admission and the job's start are one step: four calls at once with a limit of two start two jobs."""
+    env = {"IMAGE_RELAY_MCP_CALLER_MAX_JOBS": "2", "IMAGE_RELAY_BASE_URL": emulator.url(delay=2.0),
+           "IMAGE_RELAY_MCP_WAIT_SECONDS": "0.5"}
+    marker = uuid.uuid4().hex[:8]
+    emulator.reset()
+    with serving("--auth", "token", env=env) as base:
+        async with client(base, tokens["alice"]) as alice:
+            answers: list = []
+
+            async def one(i: int) -> None:
+                answers.append(await alice.call_tool("generate_image", {"prompt": f"at once {marker} {i}"}))
+
+            async with anyio.create_task_group() as group:
+                for i in range(4):
+                    group.start_soon(one, i)
+            started = [a for a in answers if not a.is_error]
+            for result in started:
+                assert not (await finished(alice, result)).is_error
+    refused = [a for a in answers if a.is_error]
+    assert len(started) == 2 and len(refused) == 2
+    assert all("caller_limit" in text_of(a) and "at once" in text_of(a) for a in refused)
+    sent = [r for r in emulator.requests if marker in json.dumps(r.json or {})]
+    assert len(sent) == 2  # the relay never saw the refused two
 
 
 def test_browser_hosts_get_cors_for_configured_origins_only(relay_env, tokens):

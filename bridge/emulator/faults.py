@@ -20,6 +20,7 @@ STREAM_FAULTS = frozenset(
         "response-failed-moderation", "response-incomplete", "item-failed", "text-only",
         "cut-after-partial", "no-final", "bad-image", "invalid-base64", "downscale", "n-downgrade",
         "stall", "buffered", "big-event-cut", "huge-dims", "truncated-png", "file-link", "endless-line", "endless-image", "cut-mid-final",
+        "stall-after-final",
     }
 )
 # Faults handled by the request handler itself (routing and the connection).

@@ -149,6 +149,8 @@ class ResponseBuilder:
             if fault != "final-in-completed-only":
                 status = "generating" if fault == "status-generating" else "completed"
                 self.add("response.output_item.done", final=True, output_index=0, item=self.image_item(status))
+        if fault == "stall-after-final":  # the image is out, the answer stays open (a relay that lingers)
+            self.items.append(STALL)
         self.add("response.completed", final=fault == "final-in-completed-only", response=self.final_response())
         return self.items
 

@@ -5,8 +5,6 @@ no server path, project folder or relay detail is ever in the answer. Query: ``q
 search), ``offset``, ``limit``, ``status``, ``since``, ``until``."""
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 ROUTE = "/library/entries"
 
 
@@ -15,12 +13,11 @@ async def serve(request):
     from starlette.responses import JSONResponse
 
     from ..server import downloads
-    from ..server.auth import owner_of_user
     from ..server.callers import caller_of
-    if owner_of_user(request.scope.get("user")) is None:
+    caller = caller_of(request)
+    if caller is None:
         return JSONResponse({"error": "invalid_token", "error_description": "Authentication required"},
                             status_code=401, headers={"WWW-Authenticate": downloads.challenge(request)})
-    caller = caller_of(SimpleNamespace(request=request))
     params = {key: [value] for key, value in request.query_params.items()}
     body = await anyio.to_thread.run_sync(_page, caller, params)
     return JSONResponse(body, headers={"Cache-Control": "private, no-store"})

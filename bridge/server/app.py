@@ -12,36 +12,22 @@ SDK starts. stdout carries protocol only; logs go to stderr.
 from __future__ import annotations
 
 import argparse
-import base64
 import logging
-import os
 import sys
-import time
-import warnings
-from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-import anyio
-import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from .. import __version__
-from ..paths import user_data_dir, user_state_dir
+from ..paths import user_state_dir
 from ..system.console import utf8_stdio
-from ..system.uris import path_from_file_uri
-from . import card
-from .callers import Caller, caller_of
+from . import answers, calls, card
+from .audience import audience_of
 
 if TYPE_CHECKING:
-    from ..config import Settings
-    from .background import Job, Jobs
-    from ..result import GenerationResult
-
-HEARTBEAT_SECONDS = 5.0
-log = logging.getLogger("image-relay-mcp")
+    from .background import Jobs
 
 DESCRIPTION = """Generate or edit an image through the user's own OpenAI-compatible image relay and save it locally.
 
@@ -51,6 +37,14 @@ With `image_paths` the call is an edit of those images (optionally with `mask_pa
 Never print the API key, headers or relay URLs."""
 
 class _Server(MCPServer):
+    async def get_prompt(self, name, arguments=None, context=None):
+        # The server has no prompts: an unknown name is invalid params, not a crash logged with a traceback.
+        if self._prompt_manager.get_prompt(name) is None:
+            from mcp.shared.exceptions import MCPError
+            from mcp.types import INVALID_PARAMS
+            raise MCPError(code=INVALID_PARAMS, message=f"Unknown prompt: {name[:80]}")
+        return await super().get_prompt(name, arguments, context)
+
     async def list_tools(self):
         # The sizes named are those of the image model configured now (it may change between listings).
         tool = self._tool_manager.get_tool("generate_image")
@@ -109,92 +103,36 @@ async def generate_image(
 ) -> CallToolResult:
     from ..config import load_settings
     from ..errors import BridgeError
-    from ..user_request import GenerationRequest
-    from ..result import GenerationResult
 
+    args = dict(locals())  # the call's arguments by name, for the steps below
+    reader = audience_of(ctx)  # the local user, or a shared server's authenticated caller
+    jobs = _jobs()
+    joined = None
     try:
         settings = load_settings({"IMAGE_RELAY_API_MODE": api_mode}, fallback=_FALLBACK)
+        jobs.max_jobs = settings.mcp_max_jobs
+        if job_id:
+            found = _earlier_job(jobs, job_id, reader)
+        else:
+            request, settings, base = await calls.resolve_inputs(args, reader, settings, jobs, ctx)
+            found, joined = await calls.join_or_start(reader, jobs, request, settings, base)
     except BridgeError as error:
-        return _failed(GenerationResult(ok=False, elapsed_seconds=0.0, error=error.to_dict(),
-                                        exit_code=int(error.exit_code)), None, ctx)
-    jobs = _jobs()
-    jobs.max_jobs = settings.mcp_max_jobs
-    caller = caller_of(ctx)  # None: the local user; else a shared server's authenticated caller
-    owner = caller.owner if caller else None
-    joined = None
-    if job_id:
-        found = jobs.get(job_id.strip(), owner)
-        if found is None:
-            return _text_result(f"There is no image job {job_id.strip()[:40]!r} for you on this server. Call "
-                                "generate_image without job_id to start a new generation.", error=True)
-        if isinstance(found, dict):  # finished or lost under an earlier server
-            card.note(found)
-            return _scrubbed(await _from_record(found, jobs, settings, caller), caller)
-        job = found
-        card.note(job)
-    else:
-        try:
-            sent, sent_mask = (caller or Caller("local", "")).inputs(
-                images, mask, image_paths if caller else None, mask_path if caller else None,
-                settings.mcp_upload_max_mb * 1048576) if (caller or images or mask) else ((), None)
-        except BridgeError as error:
-            return _failed(GenerationResult(ok=False, elapsed_seconds=0.0, error=error.to_dict(),
-                                            exit_code=int(error.exit_code)), None, ctx)
-        if caller:
-            base = caller.output_base()  # never the caller's roots or the server's project
-            settings = caller.with_output_dir(settings)
-        else:
-            base = await _project_dir(ctx)
-            settings = _with_output_dir(settings, base)
-        sources, previous = (sent if caller else (*(image_paths or ()), *sent)), None
-        if edit_of:
-            from .sources import produced_image
-            ref = edit_of.strip()
-            try:
-                if caller and not ref.startswith("job_"):  # a remote caller's own img_... id, never a path
-                    sources = (caller.inputs([ref], None, None, None, settings.mcp_upload_max_mb * 1048576)[0][0],
-                               *sources)
-                else:
-                    earlier = produced_image(jobs, ref, owner)
-                    sources, previous = (earlier.path, *sources), earlier.response_id
-            except BridgeError as error:
-                return _scrubbed(_failed(GenerationResult(ok=False, elapsed_seconds=0.0, error=error.to_dict(),
-                                                          exit_code=int(error.exit_code)), jobs, ctx, caller), caller)
-        if caller:
-            refused = caller.admit(jobs.running(owner), n or 1, settings)
-            if refused:
-                return _text_result(f"Image generation refused (caller_limit): {refused}", error=True)
-        request = GenerationRequest(
-            prompt=prompt, image_paths=sources, mask_path=sent_mask or mask_path, size=size, quality=quality,
-            output_format=output_format, background=background, output_compression=output_compression,
-            partial_images=partial_images, n=n or 1, moderation=moderation, input_fidelity=input_fidelity,
-            negative_prompt=negative_prompt, seed=seed,
-            use_template=use_prompt_template, output_name=output_name, previous_response_id=previous)
-        from .matching import call_key
-        key = await anyio.to_thread.run_sync(call_key, request, settings, owner)
-        found = jobs.find(key, owner)  # no await between finding and starting: one job per identical call
-        if isinstance(found, dict):
-            card.note(found)
-            joined = _joined_line(found["id"], found.get("started"))
-            return _scrubbed(await _from_record(found, jobs, settings, caller, joined), caller)
-        if found is not None:
-            joined = _joined_line(found.id, found.started)
-            job = found
-        else:
-            job = _start(jobs, request, settings, base, owner, key)
-        card.note(job)
-    if not await _wait(job, settings, ctx, caller):
-        return _scrubbed(_text_result("\n".join([_pending(job, jobs, caller), *([joined] if joined else [])])), caller)
-    jobs.mark_reported(job.id)
-    result = job.result
-    return _scrubbed(await _image_result(result, settings, jobs, caller, joined) if result.ok else
-                     _failed(result, jobs, ctx, caller, joined), caller)
+        return answers.refused(error, jobs, reader, ctx)
+    if isinstance(found, dict):  # a job of an earlier server: finished, lost, or queued there
+        return await answers.from_record(found, jobs, settings, reader, joined)
+    await calls.wait(found, settings, ctx, reader)
+    return await answers.settled(found, settings, jobs, reader, ctx, joined)
 
 
-def _joined_line(job_id: str, started: float | None) -> str:
-    ago = f", started {time.time() - started:.0f} s ago" if started else ""
-    return (f"This call repeats the one that started job {job_id}{ago}: it joined that job instead of starting a "
-            "new, billed generation.")
+def _earlier_job(jobs: Jobs, job_id: str, reader):
+    """The reader's job a ``job_id`` names (a live Job or a record); InputError when there is none."""
+    from ..errors import InputError
+    found = jobs.get(job_id.strip(), reader.owner)
+    if found is None:
+        raise InputError(f"There is no image job {job_id.strip()[:40]!r} for you on this server; call "
+                         "generate_image without job_id to start a new generation.")
+    card.note(found)
+    return found
 
 
 _FALLBACK: dict[str, str] = {}  # defaults from the server's command line (the plugin's entry)
@@ -208,253 +146,20 @@ def _jobs() -> Jobs:
     return _JOBS[0]
 
 
-def _start(jobs: Jobs, request, settings: Settings, base: Path, owner: str | None, key: str) -> Job:
-    from ..relay.transport import CancelToken
-    from .runner import run_in_worker
-
-    cancel = CancelToken()
-
-    def work(job: Job) -> GenerationResult:
-        return run_in_worker(job, request, settings, base, jobs.dir, cancel)
-
-    return jobs.start(request.prompt, work, cancel=cancel, owner=owner, key=key)
-
-
-async def _wait(job: Job, settings: Settings, ctx: Context | None, caller: Caller | None = None) -> bool:
-    """Wait for the job within the budget, relaying its progress and a heartbeat."""
-    from .background import wait
-
-    ticker = _Ticker(ctx)
-
-    async def forward(progress) -> None:
-        message = progress.message
-        if caller is not None and progress.path:  # a saved or partial image: its link, never its path
-            link = caller.link(progress.path)
-            message = message.replace(progress.path, link) if progress.path in message else f"{message} {link}"
-        await ticker.send(progress.step, progress.total, message)
-
-    async with anyio.create_task_group() as group:
-        group.start_soon(ticker.heartbeat)
-        try:
-            done = await wait(job, card.budget(settings.mcp_wait_seconds), sleep=anyio.sleep, forward=forward,
-                              stop_on_cancel=settings.mcp_cancel_stops_job)
-        except anyio.get_cancelled_exc_class():
-            log.info("a generate_image call was cancelled; job %s %s", job.id,
-                     "was stopped" if settings.mcp_cancel_stops_job else "runs on and will be reported")
-            raise
-        finally:
-            group.cancel_scope.cancel()
-    if done and ctx is not None:
-        # Claude Code drops the whole connection (and so the server) when a progress notification
-        # is handled after the result it belongs to; give the last ones a moment to be read first.
-        await anyio.sleep(0.1)
-    return done
-
-
-class _Ticker:
-    """MCP progress must increase with every notification, heartbeats included."""
-
-    def __init__(self, ctx: Context | None) -> None:
-        self.ctx = ctx
-        self.value = 0.0
-        self.total: float | None = None
-        self.last = time.monotonic()
-        self.started = self.last
-
-    async def send(self, step: float, total: float | None, message: str) -> None:
-        self.value = max(float(step), self.value + 0.001)
-        self.total = total
-        await self._notify(message)
-
-    async def heartbeat(self) -> None:
-        while True:
-            await anyio.sleep(1.0)
-            if time.monotonic() - self.last >= HEARTBEAT_SECONDS:
-                ceiling = int(self.value) + 0.99
-                self.value = min(ceiling, self.value + 0.01) if self.value + 0.01 < ceiling else self.value + 0.0001
-                await self._notify(f"Still waiting for the relay ({time.monotonic() - self.started:.0f} s).")
-
-    async def _notify(self, message: str) -> None:
-        self.last = time.monotonic()
-        if self.ctx is None:
-            return
-        try:
-            await self.ctx.report_progress(self.value, self.total, message)
-        except Exception:  # noqa: BLE001 - progress is best effort
-            pass
-
-
-async def _project_dir(ctx: Context | None) -> Path:
-    """Where relative output dirs resolve: the client's project, else a user data directory."""
-    project = os.environ.get("CLAUDE_PROJECT_DIR")
-    if project and Path(project).is_dir():
-        return Path(project)
-    root = await _first_root(ctx)
-    if root is not None:
-        return root
-    cwd = Path.cwd()
-    if not _is_plugin_dir(cwd) and cwd != Path(cwd.anchor) and cwd != Path.home():
-        return cwd
-    return user_data_dir()
-
-
-async def _first_root(ctx: Context | None) -> Path | None:
-    if ctx is None:
-        return None
-    try:
-        session = ctx.session
-        capabilities = session.client_capabilities
-        if capabilities is None or capabilities.roots is None:
-            return None
-        with warnings.catch_warnings(), anyio.fail_after(3):
-            warnings.simplefilter("ignore")
-            roots = await session.list_roots()
-    except Exception:  # noqa: BLE001 - roots are a hint; any failure means "unknown"
-        return None
-    for root in roots.roots:
-        path = path_from_file_uri(str(root.uri))
-        if path is not None and path.is_dir():
-            return path
-    return None
-
-
-def _is_plugin_dir(path: Path) -> bool:
-    """A plugin install folder or a client's own state folder (Codex may start servers in ~/.codex)."""
-    if (path / ".claude-plugin").is_dir() or (path / ".codex-plugin").is_dir():
-        return True
-    try:
-        inside_home = path.resolve().relative_to(Path.home().resolve())
-    except ValueError:
-        inside_home = None
-    if inside_home is not None and any(part.startswith(".") for part in inside_home.parts):
-        return True
-    return "plugins/cache" in path.as_posix()
-
-
-def _with_output_dir(settings: Settings, base: Path) -> Settings:
-    out = Path(settings.output_dir).expanduser()
-    return replace(settings, output_dir=str(out if out.is_absolute() else (base / out)))
-
-
-def _notices(jobs: Jobs | None, skip: str | None = None, caller: Caller | None = None) -> list[str]:
-    """Outcomes of this caller's earlier jobs whose calls did not get them (cancelled, timed out, lost)."""
-    if jobs is None or card.card_call():
-        return []
-    from .replies import notice_lines
-    records = [r for r in jobs.unreported(caller.owner if caller else None) if r["id"] != skip]
-    for record in records:
-        if record.get("status") != "running":
-            jobs.mark_reported(record["id"])
-    return notice_lines(records, caller.link if caller else None)
-
-
-def _scrubbed(result: CallToolResult, caller: Caller | None) -> CallToolResult:
-    if caller is not None:
-        for block in result.content:
-            if isinstance(block, TextContent):
-                block.text = caller.scrub(block.text)
-    return result
-
-
-def _text_result(text: str, *, error: bool = False, extra: list | None = None,
-                 structured: dict | None = None) -> CallToolResult:
-    return CallToolResult(content=[TextContent(type="text", text=text), *(extra or [])],
-                          structured_content=structured, is_error=error)
-
-
-def _pending(job: Job, jobs: Jobs, caller: Caller | None = None) -> str:
-    from .replies import pending_text
-    text = pending_text(job)
-    for progress in job.progress if caller else ():
-        if progress.path:  # the last event may be "Saved <path>."
-            text = text.replace(progress.path, caller.link(progress.path))
-    return "\n".join([text, *_notices(jobs, skip=job.id, caller=caller)])
-
-
-async def _image_result(result: GenerationResult, settings: Settings, jobs: Jobs,
-                        caller: Caller | None = None, joined: str | None = None) -> CallToolResult:
-    from .replies import success_text
-    text = "\n".join([success_text(result, caller.link if caller else None), *([joined] if joined else []),
-                      *_notices(jobs, caller=caller)])
-    previews = []
-    if settings.mcp_preview_size:
-        from ..images.pillow import preview
-        for path in result.image_paths[:4]:
-            made = await anyio.to_thread.run_sync(preview, path, settings.mcp_preview_size,
-                                                  settings.mcp_preview_max_bytes)
-            if made is not None:
-                previews.append(ImageContent(type="image", data=base64.b64encode(made.data).decode("ascii"),
-                                             mime_type=made.mime_type))
-    structured = result.to_dict() if settings.mcp_structured and caller is None else None  # it holds paths
-    return _text_result(text, extra=previews, structured=structured)
-
-
-def _failed(result: GenerationResult, jobs: Jobs | None, ctx: Context | None = None,
-            caller: Caller | None = None, joined: str | None = None) -> CallToolResult:
-    from ..clients.host import claude_plugin, client_name
-    from .replies import failure_text
-    try:
-        client = client_name(ctx.session) if ctx is not None else None
-    except Exception:  # noqa: BLE001 - outside a request there is no session; the advice stays general
-        client = None
-    return _text_result("\n".join([failure_text(result, claude_plugin(client), caller.link if caller else None),
-                                   *([joined] if joined else []), *_notices(jobs, caller=caller)]), error=True)
-
-
-async def _from_record(record: dict, jobs: Jobs, settings: Settings, caller: Caller | None = None,
-                       joined: str | None = None) -> CallToolResult:
-    """A job of an earlier server, as its own call would have returned it, preview included."""
-    from .worker import read_result
-    result = read_result(jobs.dir, record["id"]) if record.get("status") == "done" else None
-    if result is None:
-        return _record_result(record, jobs, caller, joined)
-    jobs.mark_reported(record["id"])
-    return await _image_result(result, settings, jobs, caller, joined) if result.ok else \
-        _failed(result, jobs, None, caller, joined)
-
-
-def _record_result(record: dict, jobs: Jobs, caller: Caller | None = None, joined: str | None = None) -> CallToolResult:
-    """The outcome of a job a call asks for by id (or joins), from its record on disk."""
-    from .background import record_tags
-    from .replies import notice_lines
-    extra = [joined] if joined else []
-    if record.get("status") == "running":
-        return _text_result("\n".join([f"Job {record['id']} is still waiting for a free slot in another server; its "
-                                       "image will be saved there. Call again later with the same job_id.", *extra]))
-    jobs.mark_reported(record["id"])
-    link = caller.link if caller else None
-    if record.get("ok"):
-        tags = record_tags(record, link)
-        if tags:
-            where = ", ".join(link(p) if link else p for p in record["image_paths"])
-            return _text_result("\n".join([*tags, f"{'Download' if link else 'Saved'} {where} "
-                                            f"({record.get('actual_size')}, {record.get('output_format')}).", *extra]))
-    return _text_result("\n".join([notice_lines([record], link)[0], *extra]), error=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     utf8_stdio()  # stderr logs carry prompts; the SDK writes its protocol as UTF-8 itself
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["token"]:
         from .tokens import command
         return command(argv[1:])
-    from . import remote
-    parser = argparse.ArgumentParser(prog="image-relay-mcp", description="MCP server with one tool, generate_image. "
-                                     "'image-relay-mcp token add|list|remove' manages a shared server's tokens.")
-    parser.add_argument("--transport", choices=("stdio", "streamable-http"), default="stdio")
-    parser.add_argument("--host", default="127.0.0.1", help="streamable-http only (loopback by default)")
-    parser.add_argument("--port", type=int, default=8765, help="streamable-http only")
-    parser.add_argument("--wait-default", type=float, metavar="SECONDS",
-                        help="default for IMAGE_RELAY_MCP_WAIT_SECONDS (the plugin sets it below its tool timeout)")
-    parser.add_argument("--version", action="version", version=f"image-relay-mcp {__version__}")
-    remote.add_arguments(parser)
-    args = parser.parse_args(argv)
+    args = parse_arguments(argv)
     if args.wait_default:
         _FALLBACK["IMAGE_RELAY_MCP_WAIT_SECONDS"] = str(args.wait_default)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="image-relay-mcp: %(message)s")
     if args.transport == "stdio":
         server.run()
         return 0
+    from . import remote
     options = remote.options_from(args)
     refused = remote.refusal(options)
     if refused:
@@ -465,6 +170,24 @@ def main(argv: list[str] | None = None) -> int:
     remote.serve(server, options)
     return 0
 
+
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    """The command line; the shared server's options (and their module) only when they can apply,
+    so a stdio start loads nothing of the shared server."""
+    parser = argparse.ArgumentParser(prog="image-relay-mcp", description="MCP server with one tool, generate_image. "
+                                     "'image-relay-mcp token add|list|remove' manages a shared server's tokens.")
+    parser.add_argument("--transport", choices=("stdio", "streamable-http"), default="stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="streamable-http only (loopback by default)")
+    parser.add_argument("--port", type=int, default=8765, help="streamable-http only")
+    parser.add_argument("--wait-default", type=float, metavar="SECONDS",
+                        help="default for IMAGE_RELAY_MCP_WAIT_SECONDS (the plugin sets it below its tool timeout)")
+    parser.add_argument("--version", action="version", version=f"image-relay-mcp {__version__}")
+    probe = argparse.ArgumentParser(add_help=False)
+    probe.add_argument("--transport")
+    if probe.parse_known_args(argv)[0].transport == "streamable-http" or {"-h", "--help"} & set(argv):
+        from . import remote
+        remote.add_arguments(parser)
+    return parser.parse_args(argv)
 
 if __name__ == "__main__":
     sys.exit(main())

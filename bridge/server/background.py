@@ -58,6 +58,12 @@ class Job:
     worker: int | None = None  # the process that runs the generation
     deadline: float | None = None  # when a silent worker is given up on
     finished: float | None = None
+    shown: set[str] = field(default_factory=set)  # saved images a call or notice already named
+
+    @property
+    def saved(self) -> list[str]:
+        """Final images the worker has saved and checked so far (the relay may still be talking)."""
+        return [p.path for p in self.progress if p.stage == "saved" and p.path]
 
     def on_progress(self, progress: Progress) -> None:
         """The work's progress callback (runs in the job's thread)."""
@@ -89,6 +95,7 @@ class Jobs:
         self._jobs: dict[str, Job] = {}
         self._announced: set[str] = set()  # running jobs already named in a notice
         self._lock = threading.Lock()
+        self._admission = threading.Lock()
         self._foreign: dict[str, dict] = {}  # unreported records of servers that are gone
         self._slots = threading.Condition()
         self._queue: list[Job] = []
@@ -191,6 +198,28 @@ class Jobs:
         record = self._read(self.dir / f"{job_id}.json")
         return self._settle(record) if record is not None and record.get("owner") == owner else None
 
+    def join_or_start(self, key: str, owner: str | None, *, admit: Callable[[int], str | None],
+                      start: Callable[[], Job]) -> tuple[Job | dict, bool]:
+        """The job an identical call joins (and True), else a new one from ``start`` when ``admit``
+        (given how many of the owner's jobs run) lets it: one step per server, so calls sent at once
+        cannot all pass admission before any job exists. Raises LimitReached with ``admit``'s reason."""
+        from ..errors import LimitReached
+        with self._admission:
+            found = self.find(key, owner)
+            if found is not None:
+                return found, True
+            refused = admit(self.running(owner))
+            if refused:
+                raise LimitReached(refused)
+            return start(), False
+
+    def delivered(self, job: Job, result: GenerationResult) -> None:
+        """A call returned ``result`` for ``job``: once the job has ended, nobody needs to hear of it again."""
+        if job.done.is_set():
+            self.mark_reported(job.id)
+        else:
+            job.shown.update(result.image_paths)
+
     def running(self, owner: str | None) -> int:
         """How many of ``owner``'s jobs have not ended."""
         with self._lock:
@@ -278,9 +307,18 @@ class Jobs:
             if job.owner != owner or job.reported or job.waiters or (job.done.is_set() and self._claimed(job.id)):
                 continue
             if not job.done.is_set():
-                if job.id not in self._announced:
+                fresh = [p for p in job.saved if p not in job.shown]
+                if fresh:  # the image is paid for and saved: that is what the user gets, stream closed or not
+                    job.shown.update(fresh)
+                    self._announced.add(job.id)
+                    out.append({**self._record(job, "running"), "status": "saved", "image_paths": fresh})
+                elif job.id not in self._announced:
                     self._announced.add(job.id)
                     out.append(self._record(job, "running"))
+                continue
+            result = job.result
+            if result is not None and result.ok and job.shown and set(result.image_paths) <= job.shown:
+                self.mark_reported(job.id)  # every image it made was named already
                 continue
             out.append(self._record(job, "done"))
         return out
@@ -369,6 +407,23 @@ def _result_fields(result: GenerationResult) -> dict:
                 alt_text=result.alt_text, error=result.error, actual_size=result.actual_size,
                 output_format=result.output_format, bytes=result.bytes, elapsed_seconds=result.elapsed_seconds,
                 response_ids=dict(result.response_ids))
+
+
+def saved_result(job: Job) -> GenerationResult | None:
+    """The result a running job already has: the final images its worker saved and checked while the
+    relay's answer is still open (or was never closed). None when no final image is saved yet."""
+    from ..images.sniff import read_info
+    paths = [p for p in job.saved if Path(p).is_file()]
+    if not paths:
+        return None
+    info = read_info(Path(paths[0]).read_bytes())
+    return GenerationResult(
+        ok=True, complete=True, elapsed_seconds=round(job.elapsed(), 2), image_paths=tuple(paths),
+        alt_text=job.prompt or "image", actual_size=info.size if info else None,
+        output_format=info.format if info else None, bytes=Path(paths[0]).stat().st_size,
+        partial_image_paths=tuple(job.partial_paths),
+        warnings=("The relay has not closed its answer yet; the image above is saved and checked, and is the one "
+                  "the relay billed.",))
 
 
 def record_tags(record: dict, link: Callable[[str], str] | None = None) -> list[str]:

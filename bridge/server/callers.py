@@ -12,11 +12,8 @@ its own folder, and every error about an input image reads the same whatever the
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
-import secrets
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -24,16 +21,18 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..paths import user_data_dir, user_state_dir
-from . import downloads
+from . import downloads, uploads
 from .auth import owner_of_user
+from .sources import Produced, own_image
 
 PUBLIC_URL: list[str] = []  # --public-url, when set; else links use the Host the caller reached
-UPLOAD_KEEP_SECONDS = 24 * 3600
 _usage_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
 class Caller:
+    """A shared server's authenticated caller: the ``audience.Audience`` of its calls."""
+
     owner: str
     base_url: str  # where this caller reaches the server: download links start here
 
@@ -41,14 +40,18 @@ class Caller:
     def state(self) -> Path:
         return user_state_dir() / "callers" / self.owner
 
+    @property
+    def file_link(self):
+        return self.link
+
     def output_base(self) -> Path:
         return user_data_dir() / "callers" / self.owner
 
-    def with_output_dir(self, settings):
-        """The configured output folder, inside this caller's own folder."""
+    async def outputs(self, settings, ctx):
+        """The configured output folder, inside this caller's own folder (never the server's project)."""
         out = Path(settings.output_dir).expanduser()
         folder = (out / "callers" / self.owner) if out.is_absolute() else (self.output_base() / out)
-        return replace(settings, output_dir=str(folder))
+        return replace(settings, output_dir=str(folder)), self.output_base()
 
     def image_id(self, path: str) -> str:
         return downloads.publish(self.owner, path)
@@ -57,64 +60,34 @@ class Caller:
         image_id = downloads.publish(self.owner, path)
         return f"{self.base_url}/images/{downloads.file_name(image_id, path)}"
 
-    def scrub(self, text: str, settings=None) -> str:
+    def scrub(self, text: str) -> str:
         """Remove any server folder of this caller's from text bound for it (belt and braces)."""
         for folder in (self.state, self.output_base(), user_data_dir(), user_state_dir()):
             text = text.replace(str(folder) + os.sep, "").replace(str(folder), "")
         return text
 
+    def edit_source(self, jobs, ref: str) -> Produced:
+        return own_image(jobs, ref, self.owner)
+
     # -- input images ---------------------------------------------------------------------
 
-    def inputs(self, images: list[str] | None, mask: str | None, paths: list[str] | None, mask_path: str | None,
-               limit: int) -> tuple[tuple[str, ...], str | None]:
+    def inputs(self, image_paths, mask_path, images, mask, limit: int) -> tuple[tuple[str, ...], str | None]:
         """Local files for the images sent in the call; InputError with a uniform message otherwise."""
-        if paths or mask_path:
+        if image_paths or mask_path:
             raise InputError("This server does not read files named by a remote caller: send the image itself in "
                              "`images` (base64) or the id of an image this server made for you.")
-        if images and len(images) > 16:
-            raise InputError(f"{len(images)} images were sent; the limit is 16.")
+        uploads.check_count(images)
         made = tuple(self._one(item, f"Image {i + 1}", limit) for i, item in enumerate(images or ()))
         return made, (self._one(mask, "The mask", limit) if mask else None)
 
     def _one(self, item: str, label: str, limit: int) -> str:
-        from ..images.sniff import read_info
-        problem = (f"{label} could not be used: send a PNG, JPEG or WebP image as base64 (at most "
-                   f"{limit // 1048576} MB) or the id of an image this server made for you.")
         item = (item or "").strip()
         if item.startswith("img_"):
             found = downloads.resolve(self.owner, item.partition(".")[0])
             if found is None:
-                raise InputError(problem)
+                raise uploads.refusal(label, limit)
             return str(found)
-        if item.startswith("data:"):
-            item = item.partition(",")[2]
-        if len(item) > limit * 4 // 3 + 8:
-            raise InputError(problem)
-        try:
-            data = base64.b64decode(item, validate=True)
-        except (binascii.Error, ValueError):
-            raise InputError(problem) from None
-        info = read_info(data)
-        if not data or len(data) > limit or info is None or info.format not in ("png", "jpeg", "webp"):
-            raise InputError(problem)
-        folder = self.state / "uploads"
-        folder.mkdir(parents=True, exist_ok=True)
-        self._prune(folder)
-        path = folder / f"up_{secrets.token_hex(8)}.{info.extension}"
-        tmp = folder / f".{path.name}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-        return str(path)
-
-    @staticmethod
-    def _prune(folder: Path) -> None:
-        now = time.time()
-        for old in folder.iterdir():
-            try:
-                if now - old.stat().st_mtime > UPLOAD_KEEP_SECONDS:
-                    old.unlink()
-            except OSError:
-                pass
+        return uploads.save(item, label, limit, self.state / "uploads")
 
     # -- limits ---------------------------------------------------------------------------
 
@@ -142,15 +115,8 @@ class Caller:
         return None
 
 
-def caller_of(ctx) -> Caller | None:
-    """The authenticated caller of a request (a tool's Context or the SDK's request context), else
-    None (the local user)."""
-    try:
-        request = ctx.request_context.request
-    except (AttributeError, ValueError):
-        request = getattr(ctx, "request", None)
-    if request is None:
-        return None
+def caller_of(request) -> Caller | None:
+    """The authenticated caller of an HTTP request (``audience.audience_of`` passes it), else None."""
     owner = owner_of_user(getattr(request, "scope", {}).get("user"))
     if owner is None:
         return None

@@ -25,12 +25,14 @@ import anyio
 import anyio.to_thread
 from mcp.server.apps import Apps, ResourceCsp, client_supports_apps
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import CallToolResult, ImageContent, TextContent
 from pydantic import Field
 
 from ..images.masks import save_painted_mask
+from .audience import audience_of
 from .background import FACE
-from .callers import caller_of
+from .sources import job_file, job_paths
 
 CARD_URI = "ui://image-relay-bridge/card.html"
 CARD_KEY = "image-relay-bridge/card"  # the result's _meta entry the card reads
@@ -118,7 +120,7 @@ class Card(Apps):
                                   is_error=True)
         if params.name != TOOL or not apps:
             return await call_next(ctx)
-        return await _with_card(call_next(ctx), params.arguments or {}, caller=caller_of(ctx))
+        return await _with_card(call_next(ctx), params.arguments or {}, caller=_caller(ctx))
 
     # -- the card's tools -----------------------------------------------------------------------
 
@@ -141,7 +143,7 @@ class Card(Apps):
         elif action == "edit":
             if not prompt or not prompt.strip():
                 return _error("Type what to change in the edit box first.")
-            caller = caller_of(ctx)
+            caller = _caller(ctx)
             source = self._image_path(job_id, "image", index, caller)
             if source is None:
                 return _error("The image to edit is no longer on this machine.")
@@ -159,7 +161,7 @@ class Card(Apps):
         token, face = _CARD_CALL.set(True), FACE.set("card")
         try:
             return await _with_card(ctx.mcp_server.call_tool(TOOL, args, ctx), args, share_arguments=True,
-                                    caller=caller_of(ctx))
+                                    caller=_caller(ctx))
         finally:
             FACE.reset(face)
             _CARD_CALL.reset(token)
@@ -172,7 +174,7 @@ class Card(Apps):
         ctx: Context = None,
     ) -> CallToolResult:
         jobs = self._jobs()
-        caller = caller_of(ctx)
+        caller = _caller(ctx)
         job = jobs.get(job_id.strip(), caller.owner if caller else None)
         if job is None:
             return _error(f"There is no image job {job_id!r} on this machine.")
@@ -192,33 +194,44 @@ class Card(Apps):
                               meta={CARD_KEY: card})
 
     def _image_path(self, job_id: str | None, kind: str, index: int, caller=None) -> str | None:
-        """A job's image, only when the job is the caller's own (callers.caller_of)."""
-        if not job_id:
-            return None
-        job = self._jobs().get(job_id.strip(), caller.owner if caller else None)
-        if job is None:
-            return None
-        paths = _paths(job, kind)
-        path = paths[index] if 0 <= index < len(paths) else None
-        return path if path and Path(path).is_file() else None
+        """A job's image, only when the job is the caller's own (``sources``, the one lookup)."""
+        return job_file(self._jobs(), job_id, kind, index, caller.owner if caller else None)
 
     # -- full images --------------------------------------------------------------------------
 
     def install(self, server) -> None:
         """Wire what an extension cannot contribute: list filtering and the full-image resource."""
         server.middleware.append(self.filter_lists)
+        server.middleware.append(image_types)
 
         @server.resource(IMAGE_URI, name="image", title="A generated image",
                          description="The full image file of a job, for the image card.")
         async def read_image(job_id: str, kind: str, index: str, ctx: Context = None) -> bytes:
+            # A missing image is the protocol's resource-not-found, with the reason, never a crash.
             if kind not in ("image", "partial") or not index.isdigit():
-                raise ValueError("No such image.")
-            path = self._image_path(job_id, kind, int(index), caller_of(ctx))
+                raise ResourceNotFoundError("No such image: the kind is image or partial, the index a number.")
+            path = self._image_path(job_id, kind, int(index), _caller(ctx))
             if path is None:
-                raise ValueError("That image is no longer on this machine.")
+                raise ResourceNotFoundError("That image is no longer on this machine.")
             if Path(path).stat().st_size > FULL_IMAGE_MAX_BYTES:
-                raise ValueError("That image is too large to send to the card; its preview stands in.")
+                raise ResourceError("That image is too large to send to the card; its preview stands in.")
             return await anyio.to_thread.run_sync(Path(path).read_bytes)
+
+
+async def image_types(ctx, call_next):
+    """Server middleware: a full image read through ``IMAGE_URI`` carries its own media type, read
+    from its bytes (a resource template declares one type for every file it serves)."""
+    result = await call_next(ctx)
+    if ctx.method != "resources/read" or not isinstance(result, dict):
+        return result
+    from ..images.sniff import sniff_format
+    contents = []
+    for item in result.get("contents") or []:
+        if isinstance(item, dict) and str(item.get("uri", "")).startswith("image-relay://jobs/") and item.get("blob"):
+            kind = sniff_format(base64.b64decode(item["blob"][:64]))
+            item = {**item, "mimeType": f"image/{kind}" if kind else "application/octet-stream"}
+        contents.append(item)
+    return {**result, "contents": contents}
 
 
 async def _with_card(call, arguments: dict, share_arguments: bool = False, caller=None):
@@ -245,6 +258,12 @@ def _pending(job: Any) -> bool:
     return job.get("status") == "running" if isinstance(job, dict) else not job.done.is_set()
 
 
+def _caller(ctx):
+    """A shared server's authenticated caller (links, never paths), else None: the local user."""
+    reader = audience_of(ctx)
+    return reader if reader.owner is not None else None
+
+
 def _supports(ctx) -> bool:
     try:
         return client_supports_apps(ctx)
@@ -254,18 +273,6 @@ def _supports(ctx) -> bool:
 
 def _error(text: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
-
-
-def _paths(job: Any, kind: str) -> list[str]:
-    """A job's final images or partials, from the live job or its record."""
-    if isinstance(job, dict):
-        return list(job.get("image_paths" if kind == "image" else "partial_image_paths") or [])
-    result = job.result
-    if kind == "image":
-        return list(result.image_paths) if result is not None else []
-    if result is not None and result.partial_image_paths:
-        return list(result.partial_image_paths)
-    return list(job.partial_paths)
 
 
 async def _describe(job: Any, result: CallToolResult | None, arguments: dict, seen: int = 0, caller=None) -> dict:
@@ -294,7 +301,7 @@ async def _describe(job: Any, result: CallToolResult | None, arguments: dict, se
             card.update(elapsed=outcome.elapsed_seconds, size=outcome.actual_size, format=outcome.output_format,
                         warnings=list(outcome.warnings), error=outcome.error,
                         revised_prompt=outcome.revised_prompt)
-    images = _paths(job, "image") if status != "pending" else []
+    images = job_paths(job, "image") if status != "pending" else []
     previews = [i for i, block in enumerate(result.content) if isinstance(block, ImageContent)] if result else []
     card["images"] = []
     for i, path in enumerate(images):
@@ -305,7 +312,7 @@ async def _describe(job: Any, result: CallToolResult | None, arguments: dict, se
         else:  # no preview in the result (previews off, past the fourth, or card_status): one of its own
             entry["src"] = await _data_url(path, 1024, 300_000)
         card["images"].append(entry)
-    partials = _paths(job, "partial") if status != "done" else []
+    partials = job_paths(job, "partial") if status != "done" else []
     card["partials"] = []
     for i, path in enumerate(partials):
         if i < seen and status == "pending":

@@ -85,27 +85,37 @@ def is_loopback(host: str) -> bool:
 
 
 def refusal(options: HttpOptions) -> str | None:
-    """Why the server must not start with these options (one sentence), else None."""
+    """Why the server must not start with these options, else None: one line that names every
+    missing piece at once, with the commands that supply it (fixing one should never reveal another)."""
     mode = options.auth_mode
-    if not options.loopback and mode == "none":
-        return (f"--host {options.host} is reachable from other machines, so it needs authentication: use --auth "
-                "token (with tokens from 'image-relay-mcp token add NAME') or --auth oauth.")
+    missing: list[str] = []
     if not options.loopback and not options.allow_hosts:
-        return (f"--host {options.host} is reachable from other machines, so name the hosts clients use to reach "
-                "it with --allow-host NAME[:PORT] (repeatable).")
+        missing.append("the host names clients use to reach it: --allow-host NAME[:PORT] (repeatable)")
+    if not options.loopback and mode == "none":
+        missing.append("authentication: --auth token with a token from 'image-relay-mcp token add NAME', or "
+                       "--auth oauth with --oauth-issuer, --oauth-introspection-url and --public-url")
+    elif mode == "token" and not _has_tokens():
+        missing.append("a token for each caller: run 'image-relay-mcp token add NAME' first (or choose --auth oauth "
+                       "with --oauth-issuer, --oauth-introspection-url and --public-url)")
+    elif mode == "oauth" and not (options.oauth_issuer and options.oauth_introspection_url and options.public_url):
+        absent = [flag for flag, value in (("--oauth-issuer", options.oauth_issuer),
+                                           ("--oauth-introspection-url", options.oauth_introspection_url),
+                                           ("--public-url", options.public_url)) if not value]
+        missing.append(f"what --auth oauth needs: {', '.join(absent)} (the address tokens are issued for)")
     for origin in options.allow_origins:
         parsed = urlparse(origin)
         if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path:
-            return f"--allow-origin {origin} is not an origin; write it as scheme://host[:port], e.g. https://claude.ai."
-    if mode == "token":
-        from .tokens import TokenStore
-        if not TokenStore().entries():
-            return "--auth token needs at least one token: run 'image-relay-mcp token add NAME' first."
-    if mode == "oauth":
-        if not (options.oauth_issuer and options.oauth_introspection_url and options.public_url):
-            return ("--auth oauth needs --oauth-issuer, --oauth-introspection-url and --public-url (the address "
-                    "tokens are issued for).")
-    return None
+            missing.append(f"--allow-origin {origin} written as an origin, scheme://host[:port] (e.g. https://claude.ai)")
+    if not missing:
+        return None
+    where = (f"--host {options.host} is reachable from other machines, so it" if not options.loopback
+             else "The server")
+    return f"{where} needs " + "; and ".join(missing) + "."
+
+
+def _has_tokens() -> bool:
+    from .tokens import TokenStore
+    return bool(TokenStore().entries())
 
 
 # -- Host and Origin --------------------------------------------------------------------------

@@ -89,6 +89,9 @@ def notice_lines(records: list[dict], link: Callable[[str], str] | None = None) 
             lines.append(f"Earlier job {record['id']} (\"{prompt}\") is still running after its call was cancelled or "
                          f"timed out: call generate_image with job_id=\"{record['id']}\" to get its image instead of "
                          "generating it again.")
+        elif record.get("status") == "saved":
+            lines.append(f"Earlier job {record['id']} (\"{prompt}\") has saved its image (the relay has not closed "
+                         f"its answer yet): {' '.join(tags)}")
         elif record.get("status") == "lost":
             lines.append(f"Earlier job {record['id']} (\"{prompt}\") was lost when its server stopped"
                          + (f"; its best partial image: {tags[0]}" if tags else "; nothing was saved."))

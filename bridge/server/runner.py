@@ -16,11 +16,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from ..progress import Progress
 from ..result import GenerationResult
 from ..system.processes import spawn_detached
+from .background import saved_result
 from .worker import EVENTS, order_for, read_result
 
 POLL = 0.02  # how often a follower looks for new progress and the result
@@ -76,6 +78,11 @@ def follow(job, folder: Path, *, alive: Callable[[], bool], cancel=None, stop: C
             if result is not None:
                 reader.read(job.on_progress)
                 return result
+            reader.read(job.on_progress)
+            saved = saved_result(job)
+            if saved is not None:  # it saved and checked the paid image before it ended: that is the result
+                return replace(saved, warnings=("The job's worker ended before it wrote its result; the image "
+                                                "it saved and checked is the one the relay billed.",))
             return GenerationResult(ok=False, elapsed_seconds=round(job.elapsed(), 2), error={
                 "code": "lost", "message": "The job's worker process ended without a result.", "retryable": False},
                 partial_image_paths=tuple(job.partial_paths), exit_code=1)
