@@ -61,7 +61,7 @@ def main() -> None:
 
 def generate(records: int, folder: Path) -> float:
     """Records spread over a year, newest last; every fifth Chinese, some failed, some priced."""
-    from bridge.library import db, entries
+    from bridge.history import db, entries
     from tests.images import png
     folder.mkdir(parents=True)
     picture = png(256, 192)
@@ -158,7 +158,7 @@ def _get(conn: http.client.HTTPConnection, path: str, headers: dict) -> bytes:
 
 
 def _sqlite_page(text: str) -> list[float]:
-    from bridge.library import db, query
+    from bridge.history import db, query
     conn = db.connect()
     try:
         return _times(lambda: query.page(conn, query.Filters(text=text), 0, 60), 30)

@@ -7,10 +7,16 @@ The package reads as the data flows, top to bottom; imports only point down or t
                    |                                      |       user) or callers; jobs: background, runner,
                    |                                      |       worker, matching; what the model and the card
                    |                                      |       see: replies, card, sources, uploads; a shared
-                   |                                      |       server: remote, auth, tokens, callers, downloads)
+                   |                                      |       server: remote, auth, tokens, callers, downloads,
+                   |                                      |       caller_history)
+    library/     the page, image-relay-library: main, web, guard (what is refused first), api, views, thumbs,
+                 actions (its billed actions run as server/ jobs), words, language; page/ (package data)
+                   |
     clients/     register (each agent's own way to add the server) · opencode (its config file)
                  · host (which agent started the server)
                    |
+    history/     record (the one call every face makes: core's generate_image, recorded) · db · schema
+                 · entries · query · search · cost · upkeep · importer · running (where a library page listens)
     composer     core · fanout    (settings -> the user's request -> relay call -> image files -> result)
                    |
     relay/       call (build the HTTP call) · models (what each image model takes) · transport
@@ -18,7 +24,7 @@ The package reads as the data flows, top to bottom; imports only point down or t
                  · receive · rawlog
                    |
     images/      store (names, atomic writes) · integrity (whole-image checks) · sniff (format, size)
-                 · pillow (all Pillow use) · b64
+                 · pillow (all Pillow use) · b64 · masks (painted masks kept for a job)
                    |
     foundations  config · paths · errors · result · progress · user_request
     system/      console (UTF-8 streams) · processes (liveness) · uris (file: URIs) · files (replace held files)

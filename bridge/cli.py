@@ -21,8 +21,8 @@ from .result import GenerationResult
 from .system.console import utf8_stdio, write_json
 from .relay.transport import CancelToken
 from .viewer import open_image
-from .library import record
-from .library.running import for_person
+from .history import record
+from .history.running import for_person
 
 PROG = "image-relay-generate"
 EMULATOR_KEY = "sk-emulator-local-key"

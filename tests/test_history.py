@@ -15,10 +15,10 @@ from mcp import Client
 from mcp.client import advertise
 
 from bridge.config import load_settings
-from bridge.library import db, entries, query, record, schema
-from bridge.library.api import notice_missing
-from bridge.library.cost import reported_cost
-from bridge.library.importer import import_job_records
+from bridge.history import db, entries, query, record, schema
+from bridge.history.upkeep import notice_missing
+from bridge.history.cost import reported_cost
+from bridge.history.importer import import_job_records
 from bridge.paths import user_state_dir
 from bridge.user_request import GenerationRequest
 from tests.clirun import run_cli

@@ -9,7 +9,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from bridge.library import running
+from bridge.history import running
 from bridge.result import markdown_image
 from tests.clirun import run_cli
 
@@ -31,8 +31,8 @@ def call(prompt: str):
 
 
 def entry_of(path: str) -> int:
-    from bridge.library.db import connect
-    from bridge.library.query import entry_of_path
+    from bridge.history.db import connect
+    from bridge.history.query import entry_of_path
     return entry_of_path(connect(), path)
 
 

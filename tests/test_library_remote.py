@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from bridge.library import db, query
+from bridge.history import db, query
 from bridge.server.tokens import TokenStore
 from tests.remote_server import client, serving
 

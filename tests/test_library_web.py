@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bridge.library import db, query, running
+from bridge.history import db, query, running
 from bridge.library.web import LibraryServer
 from tests.clirun import run_cli
 from tests.conftest import SENTINEL_KEY

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..paths import user_data_dir, user_state_dir
-from . import query
+from ..history import query
 
 ACTIONS = ("regenerate", "variation", "edit")
 _EDIT_KEEPS = ("quality", "output_format", "background", "output_compression", "moderation", "input_fidelity",

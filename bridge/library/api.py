@@ -6,24 +6,18 @@ import time
 from pathlib import Path
 
 from ..errors import BridgeError
-from ..system.processes import is_alive
-from . import entries, query, views
+from ..history import query, upkeep
+from . import views
 
 STATUS_WAIT_SECONDS = 1.5  # a job's status waits this long for news, as the card's card_status does
 
 
-def filters(params: dict, owner: str | None = None) -> query.Filters:
-    one = lambda name: (params.get(name) or [""])[0][:500]  # noqa: E731
-    return query.Filters(owner=owner, text=one("q"), project=one("project"), model=one("model"), status=one("status"),
-                         since=one("since"), until=one("until"))
-
-
 def page(conn, params: dict) -> tuple[int, dict]:
-    settle_running(conn)
-    offset, limit = _int(params, "offset", 0), _int(params, "limit", 60)
-    total, rows = query.page(conn, filters(params), offset, limit)
+    upkeep.settle_running(conn)
+    offset, limit = query.number(params, "offset", 0), query.number(params, "limit", 60)
+    total, rows = query.page(conn, query.filters_from(params), offset, limit)
     tiles = [views.tile(row) for row in rows]
-    gone = notice_missing(conn, [t["thumb"] for t in tiles if t["thumb"]])
+    gone = upkeep.notice_missing(conn, [t["thumb"] for t in tiles if t["thumb"]])
     for t in tiles:
         if t["thumb"] in gone:
             t["missing"] = gone[t["thumb"]]
@@ -35,7 +29,7 @@ def facets(conn, params: dict) -> tuple[int, dict]:
 
 
 def totals(conn, params: dict) -> tuple[int, dict]:
-    narrowed = filters(params)
+    narrowed = query.filters_from(params)
     return 200, {by: query.totals(conn, narrowed, by) for by in query.TOTALS}
 
 
@@ -43,19 +37,19 @@ def detail(conn, ref: str, actions) -> tuple[int, dict]:
     row = query.entry(conn, ref, None)
     if row is None:
         return 404, {"error": "There is no such entry in your history."}
-    notice_missing(conn, [f["id"] for f in query.files(conn, row["id"])])
+    upkeep.notice_missing(conn, [f["id"] for f in query.files(conn, row["id"])])
     row = query.entry(conn, row["id"], None)
     return 200, views.detail(conn, row, actions.live(row["uid"]) if row["status"] == "running" else None)
 
 
 def job(conn, job_id: str, params: dict, actions) -> tuple[int, dict]:
     """A job's card, once something changed or STATUS_WAIT_SECONDS passed; partials from ``seen`` on."""
-    seen = _int(params, "seen", 0)
+    seen = query.number(params, "seen", 0)
     live = actions.live(job_id)
     deadline = time.monotonic() + STATUS_WAIT_SECONDS
     before = None
     while True:
-        settle_running(conn)
+        upkeep.settle_running(conn)
         row = query.entry(conn, job_id, None)
         files = query.files(conn, row["id"]) if row is not None else []
         now = (row["status"] if row else None, len(files), len(live.progress) if live else 0)
@@ -79,8 +73,8 @@ def action(conn, body: dict, actions) -> tuple[int, dict]:
     if row is None:
         return 404, {"error": "There is no such entry in your history."}
     try:
-        job_id = actions.start(conn, row, str(body.get("action", "")), n=_number(body.get("n")),
-                               index=_number(body.get("index")) or 0, prompt=body.get("prompt"),
+        job_id = actions.start(conn, row, str(body.get("action", "")), n=query.as_int(body.get("n")),
+                               index=query.as_int(body.get("index")) or 0, prompt=body.get("prompt"),
                                mask_png=body.get("mask_png") or None)
     except BridgeError as error:
         return 400, {"error": error.message}
@@ -98,33 +92,3 @@ def open_folder(conn, body: dict) -> tuple[int, dict]:
     if folder is None:
         return 404, {"error": "That folder is no longer on this machine."}
     return 200, {"opened": open_image(folder), "folder": folder}  # a viewer opens a folder as it opens a file
-
-
-def settle_running(conn) -> None:
-    """Entries still ``running`` whose recording process is gone were lost with it."""
-    for row in query.running(conn):
-        if row["pid"] is not None and not is_alive(row["pid"]):
-            entries.set_status(conn, row["id"], "lost", "lost", "Its process stopped while it ran.")
-
-
-def notice_missing(conn, file_ids: list[int]) -> dict[int, bool]:
-    """Look at these recorded files on disk; record and return those whose presence changed."""
-    if not file_ids:
-        return {}
-    marks = ", ".join("?" * len(file_ids))
-    rows = conn.execute(f"SELECT id, path, missing FROM files WHERE id IN ({marks})", file_ids).fetchall()
-    changes = {row["id"]: gone for row in rows if (gone := not os.path.isfile(row["path"])) != bool(row["missing"])}
-    entries.mark_missing(conn, changes)
-    return changes
-
-
-def _int(params: dict, name: str, default: int) -> int:
-    value = _number((params.get(name) or [None])[0])
-    return default if value is None else value
-
-
-def _number(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

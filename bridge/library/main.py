@@ -13,7 +13,7 @@ import threading
 
 from .. import __version__
 from ..system.console import utf8_stdio
-from . import running
+from ..history import running
 
 PROG = "image-relay-library"
 TIDY_AFTER_SECONDS = 2.0
@@ -75,17 +75,18 @@ def _tidy() -> None:
     import time
     time.sleep(TIDY_AFTER_SECONDS)
     from ..paths import user_state_dir
-    from . import api, thumbs
-    from .db import connect
-    from .importer import import_job_records
+    from ..history import upkeep
+    from ..history.db import connect
+    from ..history.importer import import_job_records
+    from . import thumbs
     try:
         conn = connect()
         try:
             import_job_records(conn, user_state_dir() / "jobs")
-            api.settle_running(conn)
+            upkeep.settle_running(conn)
             ids = [row[0] for row in conn.execute("SELECT id FROM files")]
             for start in range(0, len(ids), 500):
-                api.notice_missing(conn, ids[start:start + 500])
+                upkeep.notice_missing(conn, ids[start:start + 500])
         finally:
             conn.close()
         thumbs.prune()

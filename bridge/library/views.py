@@ -9,7 +9,7 @@ import sqlite3
 from pathlib import Path
 
 from ..result import markdown_image
-from . import query
+from ..history import query
 
 PROMPT_IN_TILE = 240
 FILE_URI = "image-relay://library/files/{id}"  # what the card asks the page for; the page maps it to /file/{id}

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from . import api, thumbs
 from .actions import Actions
-from .db import connect
+from ..history.db import connect
 from .guard import Guard
 from .language import choose
 from .words import strings
@@ -171,7 +171,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _recorded(self, file_id: int) -> str | None:
         """The path the history records for this file id, if the file is there: never a path from the request."""
-        from .query import file
+        from ..history.query import file
         with self.server.connection() as conn:
             row = file(conn, file_id, None)
         return row["path"] if row is not None and Path(row["path"]).is_file() else None

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .background import Job, record_tags
-from ..library.running import for_model
+from ..history.running import for_model
 from ..result import GenerationResult, markdown_image
 
 # What the model should do next, by error code; the message itself says what happened.

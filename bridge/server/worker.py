@@ -49,7 +49,7 @@ def main() -> int:
 
 def _run(order: dict, events: Path, cancel):
     from ..config import Settings
-    from ..library import record
+    from ..history import record
     from ..user_request import GenerationRequest
 
     settings = Settings(**order["settings"])

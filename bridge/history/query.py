@@ -116,3 +116,22 @@ def totals(conn: sqlite3.Connection, filters: Filters, by: str, limit: int = 60)
 
 def running(conn: sqlite3.Connection) -> list[sqlite3.Row]:
     return conn.execute("SELECT id, pid FROM entries WHERE status = 'running'").fetchall()
+
+
+def filters_from(params: dict, owner: str | None = None) -> Filters:
+    """Filters from a query string's values (``parse_qs``: lists), each cut to a sane length."""
+    one = lambda name: (params.get(name) or [""])[0][:500]  # noqa: E731
+    return Filters(owner=owner, text=one("q"), project=one("project"), model=one("model"), status=one("status"),
+                   since=one("since"), until=one("until"))
+
+
+def number(params: dict, name: str, default: int) -> int:
+    value = as_int((params.get(name) or [None])[0])
+    return default if value is None else value
+
+
+def as_int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -12,8 +12,8 @@ async def serve(request):
     import anyio.to_thread
     from starlette.responses import JSONResponse
 
-    from ..server import downloads
-    from ..server.callers import caller_of
+    from . import downloads
+    from .callers import caller_of
     caller = caller_of(request)
     if caller is None:
         return JSONResponse({"error": "invalid_token", "error_description": "Authentication required"},
@@ -26,12 +26,12 @@ async def serve(request):
 def _page(caller, params: dict) -> dict:
     from pathlib import Path
 
-    from . import api, query
-    from .db import connect
-    narrowed = api.filters({k: v for k, v in params.items() if k != "project"}, owner=caller.owner)
+    from ..history import query
+    from ..history.db import connect
+    narrowed = query.filters_from({k: v for k, v in params.items() if k != "project"}, owner=caller.owner)
     conn = connect()
     try:
-        total, rows = query.page(conn, narrowed, api._int(params, "offset", 0), api._int(params, "limit", 60))
+        total, rows = query.page(conn, narrowed, query.number(params, "offset", 0), query.number(params, "limit", 60))
         out = []
         for row in rows:
             images = [f["path"] for f in query.files(conn, row["id"]) if f["kind"] == "image"]
