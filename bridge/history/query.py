@@ -93,6 +93,13 @@ def entry_of_path(conn: sqlite3.Connection, path: str) -> int | None:
     return row[0] if row else None
 
 
+def file_of_path(conn: sqlite3.Connection, path: str) -> int | None:
+    """The id of the local user's newest recorded file at ``path``."""
+    row = conn.execute("SELECT f.id FROM files f JOIN entries e ON e.id = f.entry WHERE f.path = ? "
+                       "AND e.owner IS NULL ORDER BY f.id DESC LIMIT 1", (path,)).fetchone()
+    return row[0] if row else None
+
+
 def facets(conn: sqlite3.Connection, owner: str | None) -> dict:
     """The projects and models the filters offer, most used first."""
     out = {}

@@ -62,7 +62,7 @@ def job(conn, job_id: str, params: dict, actions) -> tuple[int, dict]:
         if live is None:
             return 404, {"error": f"There is no image job {job_id[:40]!r} in your history."}
         return 200, {"card": views.pending(live)}
-    made = views.card(row, files, live)
+    made = views.card(conn, row, files, live)
     if made["status"] == "pending":
         made["partials"] = made["partials"][seen:]
     return 200, {"card": made}

@@ -35,11 +35,12 @@ def detail(conn: sqlite3.Connection, row: sqlite3.Row, live=None) -> dict:
     return {"entry": entry, "files": [{"id": f["id"], "kind": f["kind"], "index": f["idx"], "name": Path(f["path"]).name,
                                        "path": f["path"], "bytes": f["bytes"], "missing": bool(f["missing"])} for f in files],
             "markdown": markdown_image(shown[0]["path"], row["prompt"]) if shown else None,
-            "card": card(row, files, live)}
+            "card": card(conn, row, files, live)}
 
 
-def card(row: sqlite3.Row, files: list[sqlite3.Row], live=None) -> dict:
-    """The entry as the card draws it; ``live`` (a running Job) adds its progress."""
+def card(conn: sqlite3.Connection, row: sqlite3.Row, files: list[sqlite3.Row], live=None) -> dict:
+    """The entry as the card draws it; ``live`` (a running Job) adds its progress. An edit's sources
+    the history made itself are shown beside it (others are files it never served)."""
     status = {"ok": "done", "running": "pending"}.get(row["status"], "failed")
     images = [f for f in files if f["kind"] == "image"] if status == "done" else []
     partials = [f for f in files if f["kind"] == "partial"] if status != "done" else []
@@ -50,8 +51,10 @@ def card(row: sqlite3.Row, files: list[sqlite3.Row], live=None) -> dict:
                         "bytes": f["bytes"], "path": f["path"], "missing": bool(f["missing"])} for f in images],
             "partials": [{"index": f["idx"], "uri": FILE_URI.format(id=f["id"]), "file": f["id"],
                           "name": Path(f["path"]).name, "missing": bool(f["missing"])} for f in partials],
-            "partials_total": len(partials), "sources": [], "edit": row["kind"] == "edit",
+            "partials_total": len(partials), "edit": row["kind"] == "edit",
             "arguments": _json(row["request"]) or {"prompt": row["prompt"]}, "entry": row["id"]}
+    made["sources"] = [{"name": Path(p).name, "file": found} for p in (made["arguments"].get("image_paths") or [])[:4]
+                       if isinstance(p, str) and (found := query.file_of_path(conn, p)) is not None]
     first = (images or partials or [None])[0]
     made["folder"] = Path(first["path"]).parent.as_uri() if first and Path(first["path"]).is_absolute() else None
     if status == "pending":

@@ -79,10 +79,14 @@ async function shot(page, name, element) {
   console.log(`     screenshot: ${file}`);
 }
 
+// The card of the detail view now open (an earlier one may still be detaching).
 const cardFrame = async (page) => {
   for (let i = 0; i < 200; i++) {
-    const frame = page.frames().find((f) => f.url().endsWith("/card"));
-    if (frame) { await frame.waitForFunction(() => document.getElementById("card")); return frame; }
+    const frame = page.frames().filter((f) => f.url().endsWith("/card") && !f.detached).pop();
+    if (frame) {
+      try { await frame.waitForFunction(() => document.getElementById("card")); return frame; }
+      catch (e) { if (!/detached/.test(String(e))) throw e; }
+    }
     await sleep(50);
   }
   throw new Error("the card never appeared in the detail view");
@@ -254,12 +258,44 @@ async function main() {
     check(relayPosts(emulator) === posts + 1, "the confirmed variation made exactly one relay request",
           `${relayPosts(emulator) - posts} requests`);
     await shot(page, "06-variation.png");
+    const listed = await page.evaluate(async () => (await (await fetch("/api/entries")).json()));
+    const variation = listed.entries[0];
+    check(listed.total === 5 && variation.prompt === made[1].prompt, "a fifth entry leads the history", JSON.stringify(listed.entries.map((e) => e.prompt)));
+    check(variation.face === "library" && variation.status === "ok", "it is recorded as the library's", JSON.stringify(variation).slice(0, 200));
+
+    // An edit with a painted mask, on the variation just made.
+    posts = relayPosts(emulator);
+    const fromJob = await frame.$eval("#card", (n) => n.dataset.job);
+    await cardClick(frame, "edit");
+    await frame.type("#edit-prompt", "put a small boat on the pond");
+    const canvas = await frame.waitForSelector('figure[data-index="0"] canvas.mask');
+    const box = await canvas.boundingBox();
+    await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.6);
+    await page.mouse.down();
+    for (let s = 0; s <= 10; s++) await page.mouse.move(box.x + box.width * (0.3 + 0.03 * s), box.y + box.height * 0.62);
+    await page.mouse.up();
+    await cardClick(frame, "edit-send");
+    const askedEdit = await frame.$eval("#confirm-text", (n) => n.textContent);
+    check(/painted area/.test(askedEdit) && /bills/.test(askedEdit), "a masked edit asks once", askedEdit);
+    await page.$eval(".sheet-body", (n) => { n.scrollTop = n.scrollHeight; });
+    await shot(page, "06b-edit-mask.png");
+    await cardClick(frame, "confirm");
+    await frame.waitForFunction((job) => { const m = document.getElementById("card");
+      return m.dataset.job !== job && m.dataset.status === "done"; }, { timeout: 60000 }, fromJob);
+    const edited = await page.evaluate(async () => (await (await fetch("/api/entries?limit=1")).json()).entries[0]);
+    const editDetail = await page.evaluate(async (id) => (await (await fetch(`/api/entry/${id}`)).json()), edited.id);
+    check(relayPosts(emulator) === posts + 1 && edited.kind === "edit" && editDetail.card.edit &&
+          /"mask_path":\s*"[^"]+mask-[0-9a-f]+\.png"/.test(JSON.stringify(editDetail.card.arguments)),
+          "the edit ran once on that image with the painted mask", JSON.stringify(editDetail.card.arguments).slice(0, 300));
+    await frame.waitForFunction(() => document.querySelector("figure.source img") &&
+      document.querySelector('figure[data-index="0"] img.image[data-full="1"]'), { timeout: 20000 });
+    ok("the edit's result shows its source beside it");
+    await shot(page, "06c-edit-result.png");
     await page.keyboard.press("Escape");
     await typeSearch(page, "");
-    seen = await waitTiles(page, 5);
-    check(seen.length === 5 && seen[0].prompt === made[1].prompt, "a fifth entry leads the grid", JSON.stringify(seen.map((t) => t.prompt)));
-    const variation = await page.evaluate(async (id) => (await (await fetch(`/api/entry/${id}`)).json()).entry, seen[0].id);
-    check(variation.face === "library" && variation.status === "ok", "it is recorded as the library's", JSON.stringify(variation).slice(0, 200));
+    seen = await waitTiles(page, 6);
+    check(seen[0].prompt === "put a small boat on the pond" && seen[1].prompt === made[1].prompt,
+          "the grid shows both new entries, newest first", JSON.stringify(seen.map((t) => t.prompt)));
 
     // Keyboard: Tab to the grid, arrows between tiles, Enter opens, Escape closes and returns focus, / to search.
     await page.focus(".tile");
@@ -304,7 +340,7 @@ async function main() {
     check(broke.status === 9, "a broken stream after a partial ends the CLI with exit 9", String(broke.status));
     await page.reload();
     await page.waitForFunction(() => window.libraryReady === true);
-    await waitTiles(page, 6);
+    await waitTiles(page, 7);
     frame = await openTile(page, "a ship that never arrives");
     await frame.waitForFunction(() => !document.getElementById("error").hidden && document.querySelector("img.partial"), { timeout: 20000 });
     const failure = await frame.$eval("#error", (n) => n.textContent);
@@ -329,7 +365,7 @@ async function main() {
 
     // A narrow window: two columns, nothing overflows.
     const narrow = await newPage(380, 800);
-    await waitTiles(narrow, 6);
+    await waitTiles(narrow, 7);
     const fit = await narrow.evaluate(() => ({ overflow: document.documentElement.scrollWidth - window.innerWidth,
       columns: getComputedStyle(document.getElementById("window")).gridTemplateColumns.split(" ").length }));
     check(fit.overflow <= 0 && fit.columns === 2, "a 380 px window: two columns, nothing overflows", JSON.stringify(fit));
@@ -345,9 +381,9 @@ async function main() {
                             { ...relayEnv, IMAGE_RELAY_LANG: "zh-CN" });
     const zhUrl = (await waitLog(zhLibrary, / serving at (http:\/\/127\.0\.0\.1:\d+\/\?k=\S+)/, "the Chinese library"))[1];
     const zh = await newPage(1280, 900, zhUrl);
-    await waitTiles(zh, 6);
+    await waitTiles(zh, 7);
     const zhText = await zh.evaluate(() => document.body.innerText);
-    check(zhText.includes("图片库") && zhText.includes("共 6 次生成"), "the page speaks Chinese", zhText.slice(0, 80));
+    check(zhText.includes("图片库") && zhText.includes("共 7 次生成"), "the page speaks Chinese", zhText.slice(0, 80));
     await shot(zh, "12-chinese-grid.png");
     frame = await openTile(zh, made[0].prompt);
     await frame.waitForFunction(() => /重新生成/.test(document.body.innerText), { timeout: 20000 });

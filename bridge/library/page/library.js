@@ -384,14 +384,15 @@
 
   // The card shows data: URLs only (its own policy in every host): the large thumbnails, fetched here.
   async function withPictures(card) {
-    const fetchOne = async (item) => {
+    const fetchOne = async (item, size = "large") => {
       if (!item.file || item.missing) return;
       try {
-        const response = await fetch(`/thumb/${item.file}?size=large`, { credentials: "same-origin" });
+        const response = await fetch(`/thumb/${item.file}?size=${size}`, { credentials: "same-origin" });
         if (response.ok) item.src = await dataUrl(await response.blob());
       } catch (e) { /* the card says it is loading, then reads the full file */ }
     };
-    await Promise.all([...card.images, ...card.partials].map(fetchOne));
+    await Promise.all([...[...card.images, ...card.partials].map((i) => fetchOne(i)),
+                       ...(card.sources || []).map((i) => fetchOne(i, "grid"))]);
     return card;
   }
   const fileOf = (uri) => (String(uri).match(/^image-relay:\/\/library\/files\/(\d+)$/) || [])[1];
