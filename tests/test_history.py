@@ -89,6 +89,17 @@ def test_a_generation_stopped_by_a_signal_is_recorded_with_its_partials(relay_en
     assert [f["kind"] for f in files] == ["partial"] and Path(files[0]["path"]).is_file()
 
 
+def test_several_images_of_one_call_are_recorded_as_one_entry(relay_env):
+    # responses mode: two calls side by side, their partials arriving from two threads at once
+    result = record.generate(GenerationRequest(prompt="two owls", n=2, partial_images=2), load_settings(), face="cli")
+    assert result.ok and len(result.image_paths) == 2
+    (listed,) = rows()
+    entry, files = full(listed["id"])
+    assert entry["status"] == "ok" and entry["images"] == 2
+    assert sorted(f["path"] for f in files if f["kind"] == "image") == sorted(result.image_paths)
+    assert len([f for f in files if f["kind"] == "partial"]) == len(result.partial_image_paths) == 4
+
+
 def test_the_history_never_stands_in_the_way_of_an_image(relay_env):
     user_state_dir().parent.mkdir(parents=True, exist_ok=True)
     user_state_dir().write_text("not a folder")  # the database cannot be made

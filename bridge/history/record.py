@@ -44,7 +44,7 @@ def generate(request, settings, *, face: str, on_progress=None, cancel=None, bas
 
 class _Recorder:
     def __init__(self, request, settings, face: str, base_dir: Path | None, job_id: str | None, owner: str | None):
-        self.lock = threading.Lock()  # partials of an n > 1 job arrive from several threads
+        self.lock = threading.Lock()  # one connection, and partials of an n > 1 job arrive from several threads
         self.partials: list[str] = []
         self.conn: sqlite3.Connection | None = None
         self.entry: int | None = None
@@ -68,18 +68,21 @@ class _Recorder:
         self.entry = begin(self.conn, fields)
 
     def partial(self, path: str) -> None:
+        from .entries import add_file
         with self.lock:
             self.partials.append(path)
-            index = len(self.partials) - 1
-        if self.entry is not None:
-            from .entries import add_file
-            self._safely(add_file, self.conn, self.entry, "partial", index, path)
+            if self.entry is not None:
+                self._safely(add_file, self.conn, self.entry, "partial", len(self.partials) - 1, path)
 
     def finish(self, result: GenerationResult) -> None:
+        with self.lock:
+            if self.entry is not None:
+                self._finish(result)
+            self._close()
+
+    def _finish(self, result: GenerationResult) -> None:
         from .cost import reported_cost
         from .entries import finish
-        if self.entry is None:
-            return
         error = result.error or {}
         debug = result.debug_summary or {}
         status = "ok" if result.ok else ("partial" if result.image_paths else "failed")
@@ -94,14 +97,14 @@ class _Recorder:
         images = result.image_paths if result.ok else ()  # exit 9's image is the best partial, kept as one
         partials = result.partial_image_paths or tuple(self.partials)
         self._safely(finish, self.conn, self.entry, fields, images, partials)
-        self._close()
 
     def stopped(self) -> None:
         from .entries import finish
-        if self.entry is not None:
-            self._safely(finish, self.conn, self.entry, {"status": "failed", "error_code": "interrupted",
-                                                          "error_message": STOPPED}, (), tuple(self.partials))
-        self._close()
+        with self.lock:
+            if self.entry is not None:
+                self._safely(finish, self.conn, self.entry, {"status": "failed", "error_code": "interrupted",
+                                                              "error_message": STOPPED}, (), tuple(self.partials))
+            self._close()
 
     def _safely(self, write, *args) -> None:
         try:
