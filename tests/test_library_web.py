@@ -328,3 +328,16 @@ def test_the_command_prints_a_keyed_link_and_a_second_run_opens_the_first(relay_
     assert running.current() is None  # the pid it names is gone, whether or not the file went with it
     if os.name != "nt":  # SIGTERM is a clean stop there; Windows' TerminateProcess cannot be caught
         assert not running.state_file().exists()
+
+
+def test_the_library_works_without_the_mcp_extra():
+    code = ("import sys, importlib.abc\n"
+            "class Block(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path, target=None):\n"
+            "        if name.split('.')[0] in ('mcp', 'anyio', 'starlette', 'pydantic'):\n"
+            "            raise ImportError(name)\n"
+            "sys.meta_path.insert(0, Block())\n"
+            "import bridge.library.main, bridge.library.web, bridge.library.actions, bridge.server.runner\n"
+            "import bridge.history.record, bridge.cli\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
