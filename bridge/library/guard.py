@@ -33,7 +33,8 @@ class Guard:
         if origin is not None and origin.rstrip("/").lower() not in self.origins:
             return 403, "Requests from other sites are not allowed."
         if not (self.has_token(query_token) or self.has_token(self.cookie(headers))):
-            return 403, "This page needs the link image-relay-library printed (it carries the key)."
+            return 403, ("This library needs its key: open the link image-relay-library printed, or run "
+                         "image-relay-library again: it opens the page with its key.")
         if method not in ("GET", "HEAD") and not self._csrf_ok(headers):
             return 403, "This action needs the page's own token; reload the page."
         return None
