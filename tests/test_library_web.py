@@ -24,16 +24,19 @@ from tests.conftest import SENTINEL_KEY
 
 
 class Library:
-    def __init__(self, server: LibraryServer) -> None:
-        self.server, self.port, self.guard = server, server.port, server.guard
+    """A client of a library on ``port`` that holds its key, as the browser that opened it does."""
+
+    def __init__(self, port: int, token: str, csrf: str = "", server: LibraryServer | None = None) -> None:
+        self.port, self.token, self.csrf, self.server = port, token, csrf, server
+        self.cookie_name = f"image_relay_library_{port}"
 
     def request(self, method: str, path: str, *, body: bytes | None = None, headers: dict | None = None,
                 cookie: bool = True, csrf: bool = True) -> tuple[int, dict, bytes]:
         sent = {"Host": f"127.0.0.1:{self.port}"}
         if cookie:
-            sent["Cookie"] = f"{self.guard.cookie_name}={self.guard.token}"
+            sent["Cookie"] = f"{self.cookie_name}={self.token}"
         if csrf and method == "POST":
-            sent["X-CSRF-Token"] = self.guard.csrf
+            sent["X-CSRF-Token"] = self.csrf
         if body is not None:
             sent["Content-Type"] = "application/json"
         sent.update(headers or {})
@@ -73,7 +76,7 @@ def library(relay_env):
     server = LibraryServer(0, language="en")
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    yield Library(server)
+    yield Library(server.port, server.guard.token, server.guard.csrf, server)
     server.shutdown()
     server.server_close()
 
@@ -98,23 +101,23 @@ PATHS = ["/", "/card", "/library.js", "/library.css", "/api/entries", "/api/face
 
 
 def test_the_printed_link_becomes_a_strict_cookie_and_leaves_the_address_bar(library):
-    status, headers, _ = library.request("GET", f"/?k={library.guard.token}&entry=3", cookie=False)
+    status, headers, _ = library.request("GET", f"/?k={library.token}&entry=3", cookie=False)
     assert status == 303 and headers["location"] == "/?entry=3"
     cookie = headers["set-cookie"]
-    assert cookie.startswith(f"{library.guard.cookie_name}={library.guard.token};")
+    assert cookie.startswith(f"{library.cookie_name}={library.token};")
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
     status, headers, page = library.request("GET", "/")
     assert status == 200 and "frame-ancestors 'none'" in headers["content-security-policy"]
-    assert library.guard.csrf.encode() in page and library.guard.token.encode() not in page
+    assert library.csrf.encode() in page and library.token.encode() not in page
 
 
 def test_every_request_without_the_token_is_refused(library, made):
-    wrong = {"Cookie": f"{library.guard.cookie_name}={'x' * len(library.guard.token)}"}
+    wrong = {"Cookie": f"{library.cookie_name}={'x' * len(library.token)}"}
     for path in PATHS:
         assert library.request("GET", path, cookie=False)[0] == 403, path
         assert library.request("GET", path, cookie=False, headers=wrong)[0] == 403, path
     assert library.request("GET", "/?k=not-the-token", cookie=False)[0] == 403
-    assert library.request("GET", "/api/entries?k=" + library.guard.token, cookie=False)[0] == 403  # only the page takes it
+    assert library.request("GET", "/api/entries?k=" + library.token, cookie=False)[0] == 403  # only the page takes it
     status, _, body = library.request("POST", "/api/open-folder", body=b'{"entry": 1}', cookie=False)
     assert status == 403 and b"image-relay-library printed" in body
 
@@ -122,7 +125,7 @@ def test_every_request_without_the_token_is_refused(library, made):
 def test_a_foreign_host_gets_421_whatever_else_it_carries(library, made):
     for host in ("evil.example", f"evil.example:{library.port}", f"127.0.0.1:{library.port + 1}",
                  f"localhost.evil.example:{library.port}", None):
-        for path in ("/", "/file/1", f"/?k={library.guard.token}"):
+        for path in ("/", "/file/1", f"/?k={library.token}"):
             assert library.request("GET", path, headers={"Host": host})[0] == 421, (host, path)
     assert library.post("/api/open-folder", {"entry": 1}, headers={"Host": "evil.example"})[0] == 421
     for host in (f"localhost:{library.port}", f"[::1]:{library.port}", f"127.0.0.1:{library.port}"):
@@ -307,6 +310,11 @@ def test_without_a_relay_an_action_says_what_is_missing_and_sends_nothing(librar
 
 
 def test_the_command_prints_a_keyed_link_and_a_second_run_opens_the_first(relay_env, made):
+    jobs = db.database_path().parent / "jobs"  # a job an MCP server recorded before the history existed
+    jobs.mkdir(parents=True, exist_ok=True)
+    (jobs / "job_0123456789ab.json").write_text(json.dumps({
+        "id": "job_0123456789ab", "status": "done", "ok": True, "prompt": "an older owl", "started": time.time() - 60,
+        "image_paths": [made[0]], "partial_image_paths": []}), encoding="utf-8")
     proc = subprocess.Popen([sys.executable, "-m", "bridge.library.main", "--no-open"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, encoding="utf-8", env=dict(os.environ))
     try:
@@ -319,6 +327,12 @@ def test_the_command_prints_a_keyed_link_and_a_second_run_opens_the_first(relay_
             assert found["pid"] == proc.pid
         if os.name != "nt":
             assert running.state_file().stat().st_mode & 0o077 == 0
+        library = Library(found["port"], found["token"])
+        for _ in range(100):  # older job records come in as the library starts
+            if library.json("/api/entries")["total"] == 4:
+                break
+            time.sleep(0.05)
+        assert [e["prompt"] for e in library.json("/api/entries?q=owl")["entries"]] == ["an older owl"]
         again = subprocess.run([sys.executable, "-m", "bridge.library.main", "--no-open"], capture_output=True,
                                text=True, encoding="utf-8", timeout=60, env=dict(os.environ))
         assert again.returncode == 0 and again.stdout.strip() == f"image-relay-library: already serving at {url}"

@@ -70,19 +70,20 @@ def _open(url: str) -> None:
 
 
 def _tidy() -> None:
-    """Once, soon after the start, off the serving path (the first page comes first): older job records
-    in, lost and missing noticed, old thumbnails out."""
+    """Once, off the serving path: older job records in at once (a few small files), then, once the
+    first page is served, lost jobs and deleted files noticed and old thumbnails out."""
     import time
-    time.sleep(TIDY_AFTER_SECONDS)
-    from ..paths import user_state_dir
+
     from ..history import upkeep
     from ..history.db import connect
     from ..history.importer import import_job_records
+    from ..paths import user_state_dir
     from . import thumbs
     try:
         conn = connect()
         try:
             import_job_records(conn, user_state_dir() / "jobs")
+            time.sleep(TIDY_AFTER_SECONDS)
             upkeep.settle_running(conn)
             ids = [row[0] for row in conn.execute("SELECT id FROM files")]
             for start in range(0, len(ids), 500):
@@ -92,7 +93,6 @@ def _tidy() -> None:
         thumbs.prune()
     except Exception as exc:  # noqa: BLE001 - the page works without it
         print(f"{PROG}: could not tidy the history ({exc.__class__.__name__}: {exc}).", file=sys.stderr)
-
 
 if __name__ == "__main__":
     sys.exit(main())
