@@ -19,17 +19,21 @@ The package reads as the data flows, top to bottom; imports only point down or t
                  · entries · query · search · cost · upkeep · importer · running (where a library page listens)
     composer     core · fanout    (settings -> the user's request -> relay call -> image files -> result)
                    |
-    relay/       call (build the HTTP call) · models (what each image model takes) · transport
-                 · compression · links · sse · payloads · events · diagnose (relay failures) · negotiate
-                 · receive · rawlog
+    relay/       styles/ (one module per upstream shape, each building its call and reading its answer:
+                 responses · images · chat · gemini; base, the interface; text_images, images in a message)
+                 · call (one HTTP call) · models (what each image model takes) · fitting (a job to its model)
+                 · aspect (ratios and tiers) · sizes · transport · compression · links · sse · payloads
+                 (image base64 found in the byte stream) · payload_file (one payload decoded to a file)
+                 · events · diagnose (relay failures) · negotiate · receive · rawlog
                    |
     images/      store (names, atomic writes) · integrity (whole-image checks) · sniff (format, size)
                  · pillow (all Pillow use) · b64 · masks (painted masks kept for a job)
                    |
     foundations  config · paths · errors · result · progress · user_request
     system/      console (UTF-8 streams) · processes (liveness) · uris (file: URIs) · files (replace held files)
-    emulator/    a relay on loopback for tests and trials; it uses images/ and the model table
-                 (relay/models, so it refuses what the bridge refuses) and nothing above them
+    emulator/    a relay on loopback for tests and trials, its routes mirroring relay/styles (responses,
+                 images, chat, gemini); it uses images/ and the model table (relay/models and aspect, so
+                 it refuses what the bridge refuses and draws the sizes each model draws) and nothing above
 
 The public names load on first use, so ``import bridge`` (and the MCP server's start-up, which
 must answer ``initialize`` fast) never pays for requests, dotenv or the core until a call needs them.

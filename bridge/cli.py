@@ -13,7 +13,8 @@ from contextlib import ExitStack
 from typing import TextIO
 
 from . import __version__
-from .config import API_MODES, BACKGROUNDS, OUTPUT_FORMATS, QUALITIES, REQUEST_POLICIES, STREAM_CHOICES, load_settings
+from .config import (API_MODES, BACKGROUNDS, OUTPUT_FORMATS, QUALITIES, REQUEST_POLICIES, RESOLUTIONS, STREAM_CHOICES,
+                     load_settings)
 from .errors import BridgeError, Cancelled, ExitCode, InputError
 from .user_request import GenerationRequest
 from .progress import Progress
@@ -27,6 +28,7 @@ from .history.running import for_person
 PROG = "image-relay-generate"
 EMULATOR_KEY = "sk-emulator-local-key"
 EMULATOR_MODEL = "gpt-image-2"  # --emulator's image model unless one is configured
+EMULATOR_GEMINI = "gemini-3.1-flash-image"  # ... in gemini and chat modes, where Nano Banana is what relays sell
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,7 +43,8 @@ def build_parser(sizes: str = "") -> argparse.ArgumentParser:
     p.add_argument("prompt", nargs="?", help="what to draw; '-' reads it from stdin")
     p.add_argument("--prompt-file", metavar="F", help="read the prompt from a file")
     g = p.add_argument_group("relay")
-    g.add_argument("--api-mode", choices=API_MODES, help="responses, images or auto (IMAGE_RELAY_API_MODE)")
+    g.add_argument("--api-mode", choices=API_MODES, help="responses, images, chat, gemini or auto: which API of the "
+                   "relay to call (IMAGE_RELAY_API_MODE); gemini and chat suit Gemini (Nano Banana) models")
     g.add_argument("--request-policy", choices=REQUEST_POLICIES, help="openai or compat (IMAGE_RELAY_REQUEST_POLICY)")
     g.add_argument("--model", help="image model (IMAGE_RELAY_IMAGE_MODEL)")
     g.add_argument("--text-model", help="text model for the Responses API (IMAGE_RELAY_TEXT_MODEL)")
@@ -56,6 +59,11 @@ def build_parser(sizes: str = "") -> argparse.ArgumentParser:
     i.add_argument("--image", action="append", default=[], metavar="PATH", help="source image (repeatable): makes it an edit")
     i.add_argument("--mask", metavar="PATH", help="PNG mask, same size as the first image; transparent pixels are edited")
     i.add_argument("--size", help=f"auto or WIDTHxHEIGHT (IMAGE_RELAY_DEFAULT_SIZE). {sizes}".strip())
+    i.add_argument("--aspect-ratio", metavar="W:H", help="e.g. 16:9, 1:1, 9:16, instead of --size: sent as is to models "
+                   "that take a ratio (Gemini), as the nearest size to the others (IMAGE_RELAY_DEFAULT_ASPECT_RATIO)")
+    i.add_argument("--resolution", metavar="|".join(RESOLUTIONS), help="resolution tier with --aspect-ratio: 1K, 2K or "
+                   "4K (512 on gemini-3.1-flash-image); for GPT models the long side, 16:9 at 2K on gpt-image-2 is "
+                   "2048x1152 (IMAGE_RELAY_DEFAULT_RESOLUTION)")
     i.add_argument("--quality", choices=QUALITIES, help="(IMAGE_RELAY_DEFAULT_QUALITY)")
     i.add_argument("--output-format", choices=OUTPUT_FORMATS, help="(IMAGE_RELAY_DEFAULT_OUTPUT_FORMAT)")
     i.add_argument("--background", choices=BACKGROUNDS, help="transparent needs png or webp, and is not for "
@@ -151,13 +159,15 @@ def _run(argv: list[str] | None, stdin: TextIO, stderr: TextIO, cancel: CancelTo
             emulator = stack.enter_context(start_emulator(delay=0.15))
             flags.update({"IMAGE_RELAY_BASE_URL": emulator.base_url, "IMAGE_RELAY_API_KEY": EMULATOR_KEY})
             settings = load_settings(flags, env_file=args.env_file)
+            model = EMULATOR_GEMINI if settings.api_mode in ("gemini", "chat") else EMULATOR_MODEL
             defaults = {"IMAGE_RELAY_TEXT_MODEL": settings.text_model or "gpt-5",
-                        "IMAGE_RELAY_IMAGE_MODEL": settings.image_model or EMULATOR_MODEL}
+                        "IMAGE_RELAY_IMAGE_MODEL": settings.image_model or model}
             settings = load_settings({**flags, **defaults}, env_file=args.env_file)
         else:
             settings = load_settings(flags, env_file=args.env_file)
         request = GenerationRequest(
-            prompt=prompt, image_paths=tuple(args.image), mask_path=args.mask, size=args.size, quality=args.quality,
+            prompt=prompt, image_paths=tuple(args.image), mask_path=args.mask, size=args.size,
+            aspect_ratio=args.aspect_ratio, resolution=args.resolution, quality=args.quality,
             output_format=args.output_format, background=args.background, output_compression=args.output_compression,
             partial_images=args.partial_images, n=args.n, moderation=args.moderation,
             input_fidelity=args.input_fidelity, negative_prompt=args.negative_prompt, seed=args.seed,

@@ -20,13 +20,16 @@ from .errors import ConfigError, InputError
 from .paths import user_config_file
 
 PREFIX = "IMAGE_RELAY_"
-API_MODES = ("responses", "images", "auto")
+API_MODES = ("responses", "images", "chat", "gemini", "auto")
 REQUEST_POLICIES = ("openai", "compat")
 QUALITIES = ("auto", "low", "medium", "high")
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
 BACKGROUNDS = ("auto", "opaque", "transparent")
 STREAM_CHOICES = ("auto", "true", "false")
 SIZE_PATTERN = re.compile(r"^(auto|[1-9][0-9]{0,4}x[1-9][0-9]{0,4})$")
+RATIO_PATTERN = re.compile(r"^\s*([1-9][0-9]?)\s*[:：]\s*([1-9][0-9]?)\s*$")
+RESOLUTIONS = ("512", "1K", "2K", "4K")  # Gemini's imageSize tiers (512 is 3.1 Flash's "0.5K")
+GEMINI_AUTHS = ("bearer", "x-goog-api-key")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -70,6 +73,28 @@ def _size(value: str) -> str:
     if not SIZE_PATTERN.match(value):
         raise ValueError("must be auto or WIDTHxHEIGHT, e.g. 1024x1536")
     return value
+
+
+def aspect_ratio(value: str) -> str:
+    """``16:9`` (also ``16：9``), both sides 1 to 99; the empty string stays empty."""
+    if not value.strip():
+        return ""
+    match = RATIO_PATTERN.match(value)
+    if not match:
+        raise ValueError("must be an aspect ratio such as 16:9, 1:1 or 9:16")
+    return f"{int(match[1])}:{int(match[2])}"
+
+
+def resolution(value: str) -> str:
+    """``1K``, ``2K``, ``4K`` or ``512`` (``1k``, ``0.5K`` and ``4096`` are read as those); empty stays empty."""
+    text = value.strip().upper().replace(" ", "")
+    if not text:
+        return ""
+    aliases = {"0.5K": "512", "512PX": "512", "1024": "1K", "2048": "2K", "4096": "4K"}
+    text = aliases.get(text, text)
+    if text not in RESOLUTIONS:
+        raise ValueError(f"must be one of {', '.join(RESOLUTIONS)}")
+    return text
 
 
 def _template(value: str) -> str:
@@ -129,6 +154,8 @@ _VARIABLES: dict[str, tuple[str, object, Callable[[str], object]]] = {
     "request_policy": ("REQUEST_POLICY", "openai", _choice(REQUEST_POLICIES)),
     "output_dir": ("OUTPUT_DIR", "./outputs", _text),
     "size": ("DEFAULT_SIZE", "auto", _size),
+    "aspect_ratio": ("DEFAULT_ASPECT_RATIO", "", aspect_ratio),
+    "resolution": ("DEFAULT_RESOLUTION", "", resolution),
     "quality": ("DEFAULT_QUALITY", "high", _choice(QUALITIES)),
     "output_format": ("DEFAULT_OUTPUT_FORMAT", "png", _choice(OUTPUT_FORMATS)),
     "background": ("DEFAULT_BACKGROUND", "auto", _choice(BACKGROUNDS)),
@@ -156,8 +183,10 @@ _VARIABLES: dict[str, tuple[str, object, Callable[[str], object]]] = {
     "ascii_file_names": ("ASCII_FILE_NAMES", True, _bool),
     "extra_headers": ("EXTRA_HEADERS", {}, parse_headers),
     "stream": ("STREAM", "auto", _choice(STREAM_CHOICES)),
+    "gemini_base_url": ("GEMINI_BASE_URL", None, lambda v: v.strip().rstrip("/")),
+    "gemini_auth": ("GEMINI_AUTH", "bearer", _choice(GEMINI_AUTHS)),
 }
-SECRET_FIELDS = ("api_key", "base_url", "extra_headers")
+SECRET_FIELDS = ("api_key", "base_url", "extra_headers", "gemini_base_url")
 
 
 def variable(name: str) -> str:
@@ -181,6 +210,8 @@ class Settings:
     request_policy: str
     output_dir: str
     size: str
+    aspect_ratio: str
+    resolution: str
     quality: str
     output_format: str
     background: str
@@ -208,6 +239,8 @@ class Settings:
     ascii_file_names: bool
     extra_headers: Mapping[str, str]
     stream: str
+    gemini_base_url: str | None
+    gemini_auth: str
     config_file: str = ""
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -218,10 +251,10 @@ class Settings:
         # plain name (x-portkey-provider: openai) is not, and redacting it would mangle every message.
         values = [self.api_key or "", *(v for k, v in self.extra_headers.items()
                                         if len(v) >= 8 or _SECRET_HEADER.search(k))]
-        if self.base_url:
-            values.append(self.base_url)
-            host = re.sub(r"^[a-z]+://", "", self.base_url).split("/")[0]
-            values.append(host)
+        for url in (self.base_url, self.gemini_base_url):
+            if url:
+                values.append(url)
+                values.append(re.sub(r"^[a-z]+://", "", url).split("/")[0])
         return tuple(v for v in values if v)
 
 
@@ -290,7 +323,7 @@ def require(settings: Settings, mode: str, environ: Mapping[str, str] = os.envir
     needed = ["base_url"] if settings.extra_headers else ["base_url", "api_key"]
     if mode in ("responses", "auto"):
         needed.append("text_model")
-    if mode == "images":
+    if mode in ("images", "chat", "gemini"):
         needed.append("image_model")
     for name in needed:
         if not getattr(settings, name):

@@ -13,12 +13,11 @@ from .images import store
 from .config import Settings, require
 from .errors import BridgeError, ConfigError, NetworkError, ProtocolError, RelayFailure, StreamBroken, redact
 from .user_request import GenerationRequest, Job, prepare_job
-from .relay import models
+from .relay import fitting, styles
 from .relay.negotiate import Memory, previous_response_refused, unsupported_parameter
 from .progress import Heartbeat, ProgressCallback, Reporter
 from .relay.rawlog import RawLog
 from .relay.receive import Receiver, Saver
-from .relay.call import IMAGES, RESPONSES, build_call
 from .result import GenerationResult
 from .relay.transport import CancelToken, open_call
 
@@ -31,8 +30,9 @@ def generate_image(request: GenerationRequest, settings: Settings, *, on_progres
                    cancel: CancelToken | None = None, base_dir: Path | None = None) -> GenerationResult:
     """Run one image job end to end. Never raises a BridgeError: failures come back as results."""
     cancel = cancel or CancelToken()
-    if 1 < request.n <= 10 and settings.api_mode == RESPONSES:
-        # One image per Responses call: n calls side by side (auto prefers the Images API for n > 1).
+    first = styles.get(styles.plan(settings.api_mode, settings.image_model, request.n)[0])
+    if 1 < request.n <= 10 and first.one_image_per_call:
+        # One image per call (Responses, chat, Gemini): n calls side by side.
         from .fanout import generate_many
         return generate_many(request, settings, run_one=generate_image, on_progress=on_progress, cancel=cancel,
                              base_dir=base_dir)
@@ -50,6 +50,8 @@ class _Run:
         self.events: list[str] = []
         self.attempts: list[dict] = []
         self.mode: str | None = None
+        self.style: styles.Style | None = None
+        self.plan: tuple[str, ...] = ()
         self.job: Job | None = None
         self.saver: Saver | None = None
         self.rawlog: RawLog | None = None
@@ -58,11 +60,13 @@ class _Run:
 
     def execute(self) -> GenerationResult:
         try:
-            require(self.settings, self.settings.api_mode)
+            self.plan = styles.plan(self.settings.api_mode, self.settings.image_model, self.request.n)
+            require(self.settings, self.plan[0])  # what the first style to try cannot run without
             self.job = prepare_job(self.request, self.settings, base_dir=self.base_dir)
             self.warnings.extend(self.job.notes)
-            self.warnings.extend(models.check(self.job, self.settings.image_model,
-                                              size_is_default=self.request.size in (None, "")))
+            self.job, notes = fitting.fit(self.job, self.settings.image_model,
+                                          size_is_default=self.request.size in (None, ""))
+            self.warnings.extend(notes)
             self.reporter = Reporter(self.on_progress, self.job.partial_images, self.started)
             self._prepare_output()
             self._run_modes()
@@ -82,41 +86,46 @@ class _Run:
         self.rawlog = RawLog(job.output_dir / "logs" / f"{stem}.log", self.settings.secrets)
 
     def _run_modes(self) -> None:
-        job, configured = self.job, self.settings.api_mode
-        mode = configured
-        if configured == "auto":
-            mode = IMAGES if job.n > 1 else RESPONSES
+        """The plan's styles in turn: the next only when the relay has no route for the one before."""
+        job = self.job
         if self.settings.stream == "false" and job.partial_images:
             self.warnings.append(f"IMAGE_RELAY_STREAM=false: the {job.partial_images} partial image(s) asked for need a "
                                  "stream, so none were requested.")
-        try:
-            self._run(mode)
-        except BridgeError as error:
-            if not (configured == "auto" and mode == RESPONSES and error.status_code in NO_ROUTE
-                    and not error.stream_started):
-                raise
-            if not self.settings.image_model:
-                raise ConfigError(f"The relay has no Responses API route and IMAGE_RELAY_IMAGE_MODEL is not set for "
-                                  f"the Images API: add it to {self.settings.config_file}.") from None
-            note = (f"The relay has no Responses API route (HTTP {error.status_code}); fell back to the Images API.")
-            self.warnings.append(note)
-            self.reporter.emit("fallback", note)
-            self._run(IMAGES)
+        for position, mode in enumerate(self.plan):
+            try:
+                return self._run(mode)
+            except BridgeError as error:
+                last = position == len(self.plan) - 1
+                if last or error.status_code not in NO_ROUTE or error.stream_started:
+                    raise
+                following = self.plan[position + 1]
+                try:
+                    require(self.settings, following)
+                except ConfigError as missing:
+                    raise ConfigError(f"The relay has no route for {styles.get(mode).title} (HTTP "
+                                      f"{error.status_code}), and {following} mode cannot run: {missing.message}") \
+                        from None
+                note = (f"The relay has no route for {styles.get(mode).title} (HTTP {error.status_code}); fell back to "
+                        f"{styles.get(following).title}.")
+                self.warnings.append(note)
+                self.reporter.emit("fallback", note)
 
     def _run(self, mode: str) -> None:
         """Attempts in one mode, with billing-safe retries and parameter negotiation."""
-        self.mode = mode
-        model = self.settings.text_model if mode == RESPONSES else self.settings.image_model
-        memory = Memory(self.settings.base_url or "", f"{mode}:{model}")
+        self.mode, self.style = mode, styles.get(mode)
+        style = self.style
+        if self.request.partial_images and not style.partial_images:
+            self.warnings.append(f"{style.title} sends no partial images; only the final image will come.")
+        memory = Memory(self.settings.base_url or "", f"{mode}:{style.model(self.settings)}")
         dropped = memory.load()
         negotiated = False
         retries = 0
         while True:
-            call = build_call(self.job, self.settings, mode, dropped=dropped)
+            call = style.call(self.job, self.settings, dropped)
             attempt = {"mode": mode, "endpoint": call.path}
             self.attempts.append(attempt)
             try:
-                self._attempt(call, mode)
+                self._attempt(call, style)
                 attempt["outcome"] = "ok"
                 return
             except BridgeError as error:
@@ -126,8 +135,9 @@ class _Run:
                 if call.stream and _gateway_cannot_stream(error):
                     error.message += (" If a gateway sits in front of the relay and cannot pass streams on, set "
                                       "IMAGE_RELAY_STREAM=false.")
-                param = None if negotiated else unsupported_parameter(error, _sent(call))
-                if not param and previous_response_refused(error, _sent(call)):
+                sent = style.sent(call)
+                param = None if negotiated else (style.refused_field(error, call) or unsupported_parameter(error, sent))
+                if not param and previous_response_refused(error, sent):
                     dropped = dropped | {"previous_response_id"}  # not remembered: the next id may be known
                     note = (f"The relay could not continue from the earlier image's response ({_reason(error)}: "
                             f"{error.message[:160]}); the saved image was uploaded instead.")
@@ -176,11 +186,12 @@ class _Run:
             return backoff
         return None
 
-    def _attempt(self, call, mode: str) -> None:
-        self.rawlog.request(call, mode)
-        self.reporter.emit("connecting", f"Sending the request to the relay ({mode} mode, POST {call.path}).")
+    def _attempt(self, call, style: styles.Style) -> None:
+        self.rawlog.request(call, style.name)
+        path = call.path.split("?", 1)[0]
+        self.reporter.emit("connecting", f"Sending the request to the relay ({style.name} mode, POST {path}).")
         deadline = self.started + self.settings.total_timeout
-        self.receiver = Receiver(self.job, self.saver, self.reporter, self.rawlog, self.cancel, self.settings,
+        self.receiver = Receiver(style, self.job, self.saver, self.reporter, self.rawlog, self.cancel, self.settings,
                                  self.warnings, deadline)
         with Heartbeat(self.reporter, HEARTBEAT_SECONDS) if not call.stream else nullcontext(), \
                 open_call(self.settings, call, deadline=deadline, cancel=self.cancel) as reply:
@@ -197,11 +208,11 @@ class _Run:
             self.warnings.append(f"The relay returned {first.info.size} instead of the requested {job.size}.")
         if first.info.format != job.output_format:
             self.warnings.append(f"The relay returned {first.info.format} instead of the requested {job.output_format}.")
-        if len(finals) < job.n and self.mode == IMAGES:
+        if len(finals) < job.n and not self.style.one_image_per_call:
             self.warnings.append(f"The relay returned {len(finals)} of the {job.n} images asked for.")
         outcome = self.receiver.interpreter.outcome
         # A Responses answer holds one image; its id lets a later edit refer to it instead of uploading it.
-        response_ids = {str(finals[0].path): outcome.response_id} if self.mode == RESPONSES and outcome.response_id \
+        response_ids = {str(finals[0].path): outcome.response_id} if self.style.keeps_turns and outcome.response_id \
             and len(finals) == 1 else {}
         return self._result(
             response_ids=response_ids,
@@ -242,9 +253,7 @@ class _Run:
             warnings=tuple(redact(w, self.settings.secrets) for w in self.warnings), **fields)
 
     def _model(self) -> str | None:
-        if self.mode == RESPONSES:
-            return self.settings.text_model
-        return self.settings.image_model if self.mode else None
+        return self.style.model(self.settings) if self.style else None
 
     def _debug(self) -> dict:
         summary: dict = {"api_mode": self.mode, "attempts": self.attempts, "request_id": self.request_id}
@@ -273,13 +282,6 @@ def _gateway_cannot_stream(error: BridgeError) -> bool:
         return False
     return (isinstance(error, RelayFailure) and error.status_code == 500) or error.code == "unexpected_content" \
         or re.search(r"\bstream", error.message, re.I) is not None
-
-
-def _sent(call) -> set[str]:
-    if call.json is not None:
-        tools = call.json.get("tools") or [{}]
-        return set(call.json) | set(tools[0])
-    return {name for name, _ in call.fields}
 
 
 def _reason(error: BridgeError) -> str:

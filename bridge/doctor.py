@@ -7,7 +7,10 @@ against the relay's list, and names the API mode to use.
 
 It does not lie: a route counts as present only on evidence specific to that route (a
 rejection that names what the probe left out), never because every path answers the same
-error, as gateways do for a wrong key or a missing header. Exit 0 ready, 1 not ready.
+error, as gateways do for a wrong key or a missing header. The mode it names fits the configured
+image model: Gemini's native API or Chat Completions for a Gemini (Nano Banana) model, the
+Responses or Images API for the others (the table is in ``relay/styles``' docs). Exit 0 ready,
+1 not ready.
 """
 from __future__ import annotations
 
@@ -23,12 +26,19 @@ from . import __version__
 from .config import FIELDS, Settings, load_settings, variable
 from .errors import BridgeError, redact
 from .relay.diagnose import error_from_body
-from .relay.models import size_problem
+from .errors import ConfigError
+from .relay.call import HttpCall
+from .relay.models import family, size_problem
+from .relay.styles.gemini import gemini_base
 from .relay.transport import probe
 from .system.console import utf8_stdio, write_json
 
 ROUTES = (("responses", "POST", "/responses"), ("images/generations", "POST", "/images/generations"),
-          ("images/edits", "POST", "/images/edits"))
+          ("images/edits", "POST", "/images/edits"), ("chat/completions", "POST", "/chat/completions"))
+GEMINI = "gemini"  # the route of Gemini's native API, probed for Gemini image models only
+# Bodies that are invalid on purpose but name a model, so the answer is about this route's own
+# fields (no messages) rather than the missing model every route would complain of alike.
+_PROBES = {"chat/completions": lambda s: {"model": s.image_model or s.text_model or "probe", "messages": []}}
 NO_ROUTE = (404, 405, 501)
 NO_MODEL_LIST = (404, 405)  # relays without /models still work; their models cannot be checked
 # Known gateway answers and what fixes them (gateways.md).
@@ -62,7 +72,7 @@ def shown_value(name: str, settings: Settings) -> str:
         return "set" if value else "not set"
     if name == "extra_headers":
         return ", ".join(f"{header} (value hidden)" for header in value) if value else "none"
-    if name == "base_url":
+    if name in ("base_url", "gemini_base_url"):
         return re.sub(r"^([a-z]+://)[^/]+", r"\1<host hidden>", value) if value else "not set"
     if value == "":
         return "(empty)"
@@ -106,9 +116,14 @@ def diagnose(settings: Settings) -> Report:
     for label, method, path in ROUTES:
         # Invalid on purpose (no prompt, no image): a relay rejects these before generating anything.
         answer = probe(settings, method, path, files=[("model", (None, b"probe", "text/plain"))]) \
-            if label == "images/edits" else probe(settings, method, path, json={})
+            if label == "images/edits" else probe(settings, method, path,
+                                                  json=_PROBES[label](settings) if label in _PROBES else {})
         report.checks.append(_check(label, answer, settings))
         answers.append((label, answer))
+    gemini = _probe_gemini(settings)
+    if gemini is not None:
+        report.checks.append(_check(GEMINI, gemini, settings))
+        answers.append((GEMINI, gemini))
     said = [(a.status, c.get("relay_says")) for (_, a), c in zip(answers, report.checks[1:])]
     if len(set(said)) == 1 and said[0][0] is not None and not 200 <= said[0][0] < 300 \
             and said[0][0] not in NO_ROUTE:
@@ -132,6 +147,18 @@ def diagnose(settings: Settings) -> Report:
 
 
 _IMAGE_MODEL = re.compile(r"image|dall-e|imagen|flux|seedream|sdxl|stable", re.I)
+
+
+def _probe_gemini(settings: Settings):
+    """Gemini's route, with no contents (a 400 before anything is drawn), for a Gemini image model."""
+    if family(settings.image_model) != "gemini":
+        return None
+    try:
+        call = HttpCall(path=f"/models/{settings.image_model}:generateContent", stream=False,
+                        base=gemini_base(settings), key_header=settings.gemini_auth)
+    except ConfigError:
+        return None  # no Gemini base to probe: the verdict says to set it
+    return probe(settings, "POST", call.path, json={}, base=call.base, key_header=call.key_header)
 
 
 def _route_present(answer, message: str | None, said: list) -> bool:
@@ -170,7 +197,9 @@ def _missing_models(settings: Settings, mode: str, listed: list[str]) -> str | N
 
 
 def _verdict(routes: dict[str, bool | None], settings: Settings) -> tuple[str | None, str]:
-    responses, generations, edits = (routes.get(k) for k, _, _ in ROUTES)
+    if family(settings.image_model) == "gemini":
+        return _gemini_verdict(routes, settings)
+    responses, generations, edits, chat = (routes.get(k) for k, _, _ in ROUTES)
     if responses and generations:
         mode = "responses" if settings.text_model else "images"
         return mode, (f"The relay offers the Responses and Images APIs: use IMAGE_RELAY_API_MODE={mode}"
@@ -181,7 +210,26 @@ def _verdict(routes: dict[str, bool | None], settings: Settings) -> tuple[str | 
     if generations:
         return "images", ("The relay has no Responses API: use IMAGE_RELAY_API_MODE=images"
                           + ("." if edits else "; it cannot edit images (no /images/edits route)."))
+    if chat:
+        return "chat", ("The relay offers only Chat Completions: use IMAGE_RELAY_API_MODE=chat, for image models the "
+                        "relay sells over chat (reverse models, Gemini through a gateway).")
     return None, "The relay offers none of the image routes; check IMAGE_RELAY_BASE_URL."
+
+
+def _gemini_verdict(routes: dict[str, bool | None], settings: Settings) -> tuple[str | None, str]:
+    model = settings.image_model
+    if routes.get(GEMINI):
+        return "gemini", (f"{model} is a Gemini image model and the relay serves Gemini's native API: use "
+                          "IMAGE_RELAY_API_MODE=gemini (aspect ratios and 1K/2K/4K resolutions as Google takes them).")
+    if routes.get("chat/completions"):
+        why = "it has no Gemini route" if GEMINI in routes else "the Gemini route's address is not known (set " \
+            "IMAGE_RELAY_GEMINI_BASE_URL to probe it)"
+        return "chat", (f"{model} is a Gemini image model and {why}, so use IMAGE_RELAY_API_MODE=chat (Chat "
+                        "Completions with image output, as OpenRouter, LiteLLM and new-api serve it).")
+    if routes.get("responses"):
+        return "responses", (f"{model} is a Gemini image model, and the relay offers only the Responses API: use "
+                             "IMAGE_RELAY_API_MODE=responses (the image comes back as Markdown in the text).")
+    return None, f"The relay offers no route that serves {model}; check IMAGE_RELAY_BASE_URL and the model name."
 
 
 def _check(label: str, answer, settings: Settings) -> dict:

@@ -3,12 +3,15 @@
     BridgeError                      exit code   result error.code
     ├── InputError                   2           invalid_input
     ├── ConfigError                  3           config_missing / config_invalid
-    ├── RelayRejected                4           rejected, moderation_blocked, quota_exceeded, rate_limited, ...
+    ├── RelayRejected                4           rejected, moderation_blocked, content_policy (a model's safety
+    │                                            filter: Gemini's IMAGE_SAFETY, a blocked prompt, content_filter),
+    │                                            quota_exceeded, rate_limited, ...
     ├── LimitReached                 4           caller_limit (a shared server's per-caller limits; nothing sent)
     ├── RelayFailure                 5           relay_error, upstream_error
     ├── NetworkError                 6           cannot_connect
     │   └── RequestTimeout           6           timeout
-    ├── ProtocolError                7           no_image, bad_image, protocol_error, text_only
+    ├── ProtocolError                7           no_image, bad_image, protocol_error, text_only (the model's words
+    │                                            instead of an image, quoted, at most 300 characters)
     ├── StorageError                 8           storage_error
     ├── StreamBroken                 9           stream_broken
     └── Cancelled                    130/143/129 interrupted (Ctrl-C, SIGTERM, SIGHUP)

@@ -44,7 +44,7 @@ def merge(results: list[GenerationResult], elapsed: float) -> GenerationResult:
     if not good:
         return replace(results[0], elapsed_seconds=elapsed)
     first = good[0]
-    warnings = [w for r in good for w in r.warnings]
+    warnings = list(dict.fromkeys(w for r in good for w in r.warnings))  # one of each: the runs share their settings
     warnings += [f"Image {i + 1} of {len(results)} failed ({r.error['code']}): {r.error['message']}" for i, r in failed]
     debug = {"images": [r.debug_summary for r in results]} if first.debug_summary is not None else None
     return replace(first, elapsed_seconds=elapsed, image_paths=tuple(p for r in good for p in r.image_paths),

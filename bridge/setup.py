@@ -23,6 +23,7 @@ from typing import TextIO
 from . import __version__
 from .config import resolve_settings
 from .doctor import diagnose
+from .relay.models import family
 from .clients.register import CLIENTS, hint, register
 from .paths import user_config_file
 from .system.console import utf8_stdio
@@ -131,6 +132,9 @@ def _collect(args, stdin: TextIO, stdout: TextIO, ask, ask_secret) -> dict[str, 
     values.update({k: v for k, v in (("IMAGE_RELAY_TEXT_MODEL", text_model),
                                      ("IMAGE_RELAY_IMAGE_MODEL", image_model)) if v})
     mode = args.api_mode or _mode(report.routes, text_model, image_model)
+    if not args.api_mode and family(image_model) == "gemini":
+        # A Gemini image model: its routes are probed now that the model is known.
+        mode = diagnose(resolve_settings([("setup", values)])).api_mode
     if mode is None:
         raise SetupFailed(report.verdict if report.verdict else "The relay offers none of the image routes.")
     values["IMAGE_RELAY_API_MODE"] = mode

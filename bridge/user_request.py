@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import BACKGROUNDS, OUTPUT_FORMATS, QUALITIES, SIZE_PATTERN, Settings
+from .config import BACKGROUNDS, OUTPUT_FORMATS, QUALITIES, SIZE_PATTERN, Settings, aspect_ratio, resolution
 from .errors import InputError
 from .images.sniff import ImageInfo, png_has_alpha, read_info
 
@@ -33,6 +33,8 @@ class GenerationRequest:
     output_compression: int | None = None
     partial_images: int | None = None
     n: int = 1
+    aspect_ratio: str | None = None  # "16:9": for models that take a ratio, else mapped to the nearest size
+    resolution: str | None = None  # "1K" "2K" "4K" (or "512"): the same
     moderation: str | None = None
     input_fidelity: str | None = None
     negative_prompt: str | None = None
@@ -81,6 +83,8 @@ class Job:
     output_name: str | None
     notes: tuple[str, ...] = ()  # warnings about what was done to the input (a converted mask)
     previous_response_id: str | None = None  # images[0] is that response's image (see GenerationRequest)
+    aspect_ratio: str | None = None  # as asked, or as the model table derived it from the size
+    resolution: str | None = None
 
     @property
     def is_edit(self) -> bool:
@@ -99,7 +103,7 @@ def prepare_job(request: GenerationRequest, settings: Settings, *, base_dir: Pat
         raise InputError("The prompt template must contain the {prompt} placeholder.")
     text = template.replace("{prompt}", prompt) if request.use_template else prompt
 
-    size = _pick(request.size, settings.size).lower()
+    size, ratio, tier = _shape(request, settings)
     if not SIZE_PATTERN.match(size):
         raise InputError(f"Size {size!r} is not valid; use auto or WIDTHxHEIGHT such as 1024x1536.")
     if size != "auto":
@@ -152,7 +156,38 @@ def prepare_job(request: GenerationRequest, settings: Settings, *, base_dir: Pat
         negative_prompt=(request.negative_prompt if request.negative_prompt is not None else settings.negative_prompt).strip(),
         seed=request.seed, images=images, mask=mask, output_dir=out_dir.resolve(), output_name=output_name,
         notes=tuple(notes), previous_response_id=(request.previous_response_id or None) if images else None,
+        aspect_ratio=ratio, resolution=tier,
     )
+
+
+def _shape(request: GenerationRequest, settings: Settings) -> tuple[str, str | None, str | None]:
+    """(size, aspect ratio, resolution) as asked: the call's own values first, then the configured
+    defaults; a ratio or resolution (asked, or configured) outranks a configured size."""
+    try:
+        ratio = aspect_ratio(request.aspect_ratio or "") or None
+        tier = resolution(request.resolution or "") or None
+    except ValueError as exc:
+        which = "aspect ratio" if request.aspect_ratio and not _valid(aspect_ratio, request.aspect_ratio) else "resolution"
+        value = request.aspect_ratio if which == "aspect ratio" else request.resolution
+        raise InputError(f"The {which} {value!r} {exc}.") from None
+    size = str(request.size).strip().lower() if request.size not in (None, "") else None
+    if size not in (None, "auto") and (ratio or tier):
+        raise InputError(f"Give either a size ({size}) or an aspect ratio and resolution, not both.")
+    if size is None and not (ratio or tier):
+        ratio, tier = settings.aspect_ratio or None, settings.resolution or None
+        size = "auto" if (ratio or tier) else settings.size
+    elif size is None:
+        ratio, tier = ratio or settings.aspect_ratio or None, tier or settings.resolution or None
+        size = "auto"
+    return size, ratio, tier
+
+
+def _valid(parse, value: str) -> bool:
+    try:
+        parse(value)
+        return True
+    except ValueError:
+        return False
 
 
 def _some_transparency(data: bytes) -> bool:

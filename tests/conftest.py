@@ -48,6 +48,28 @@ def relay_env(emulator, monkeypatch):
     return values
 
 
+def tagged(monkeypatch, emulator, **options) -> str:
+    """Point IMAGE_RELAY_BASE_URL at the emulator with these options and a fresh tag (so the
+    requests of this test can be told apart); return the tag."""
+    import uuid
+    tag = uuid.uuid4().hex[:8]
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(**options, tag=tag))
+    return tag
+
+
+def posted(emulator, tag: str) -> list:
+    """The POST requests the emulator received under ``tag``."""
+    return [r for r in emulator.requests if r.options.get("tag") == tag and r.method == "POST"]
+
+
+@pytest.fixture
+def gemini_model(relay_env, monkeypatch):
+    """A Gemini image model configured, and no default size (such models take a ratio)."""
+    monkeypatch.setenv("IMAGE_RELAY_IMAGE_MODEL", "gemini-3-pro-image")
+    monkeypatch.delenv("IMAGE_RELAY_DEFAULT_SIZE")
+    return relay_env
+
+
 @pytest.fixture
 def anyio_backend():
     return "asyncio"

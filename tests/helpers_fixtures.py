@@ -19,7 +19,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bridge.relay.events import Interpreter, Signal
+from bridge.relay.events import Reader, Signal
+from bridge.relay.styles.images import ImagesReader
+from bridge.relay.styles.responses import ResponsesReader
 from bridge.relay.sse import iter_events
 
 TESTS = Path(__file__).resolve().parent
@@ -215,7 +217,7 @@ def parse(chunks: Iterable[bytes]) -> list[tuple[str, str]]:
 @dataclass
 class Replay:
     signals: list[Signal]
-    interpreter: Interpreter
+    interpreter: Reader
     error: Exception | None = None
 
     def finals(self) -> list[Signal]:
@@ -225,16 +227,27 @@ class Replay:
         return [s for s in self.signals if s.kind == "partial"]
 
 
+def is_images_payload(payload: object, name: str = "message") -> bool:
+    """Whether a payload is the Images API's (a transcript is read by the reader of the mode it was recorded in)."""
+    kind = str(payload.get("type") or name) if isinstance(payload, dict) else name
+    return kind.startswith(("image_generation.", "image_edit.")) or \
+        (isinstance(payload, dict) and isinstance(payload.get("data"), list))
+
+
 def replay(events: Iterable[tuple[str, str]], *, catch: bool = False) -> Replay:
-    """Feed (name, data) events to a fresh Interpreter the way the receiver does (non-JSON data skipped)."""
-    interpreter = Interpreter()
+    """Feed (name, data) events to a fresh reader the way the receiver does (non-JSON data skipped):
+    the Images API's reader for an Images API transcript, else the Responses API's."""
+    parsed = []
+    for name, data in events:
+        try:
+            parsed.append((name, json.loads(data)))
+        except ValueError:
+            continue
+    images = any(is_images_payload(payload, name) for name, payload in parsed)
+    interpreter = ImagesReader() if images else ResponsesReader()
     result = Replay([], interpreter)
     try:
-        for name, data in events:
-            try:
-                payload = json.loads(data)
-            except ValueError:
-                continue
+        for name, payload in parsed:
             result.signals += interpreter.feed(payload, name)
     except Exception as exc:  # noqa: BLE001 - the caller asserts on the class
         if not catch:

@@ -4,7 +4,7 @@ import pytest
 
 from bridge.config import resolve_settings
 from bridge.user_request import GenerationRequest, prepare_job
-from bridge.relay.call import build_call
+from bridge.relay.styles import build_call
 from tests.images import png
 
 RELAY = {"IMAGE_RELAY_BASE_URL": "http://relay/v1", "IMAGE_RELAY_API_KEY": "k",

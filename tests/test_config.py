@@ -69,7 +69,7 @@ def test_only_prefixed_variables_are_read(isolated_env, tmp_path):
 
 def test_invalid_value_names_variable_and_source():
     with pytest.raises(ConfigError) as info:
-        resolve_settings([("the environment", {"IMAGE_RELAY_API_MODE": "chat"})])
+        resolve_settings([("the environment", {"IMAGE_RELAY_API_MODE": "midjourney"})])
     assert "IMAGE_RELAY_API_MODE" in info.value.message and "the environment" in info.value.message
     assert info.value.exit_code == ExitCode.CONFIG
 

@@ -28,7 +28,8 @@ def test_json_report(relay_env, emulator):
     code, text = doctor("--json")
     report = json.loads(text)
     assert report["ok"] and report["api_mode"] == "responses"
-    assert report["routes"] == {"responses": True, "images/generations": True, "images/edits": True}
+    assert report["routes"] == {"responses": True, "images/generations": True, "images/edits": True,
+                                "chat/completions": True}
     assert {"variable": "IMAGE_RELAY_TEXT_MODEL", "value": "gpt-5", "source": "the environment"} in report["settings"]
 
 
@@ -43,8 +44,9 @@ def test_probes_generate_nothing(relay_env, emulator, monkeypatch):
     monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(tag=tag))
     doctor("--json")
     sent = [r for r in emulator.requests if r.options.get("tag") == tag]
-    assert [r.path for r in sent] == ["/v1/models", "/v1/responses", "/v1/images/generations", "/v1/images/edits"]
-    assert all(b"prompt" not in r.body and b"input" not in r.body for r in sent)
+    assert [r.path for r in sent] == ["/v1/models", "/v1/responses", "/v1/images/generations", "/v1/images/edits",
+                                      "/v1/chat/completions"]
+    assert all(b"prompt" not in r.body and b"input" not in r.body and b'"content"' not in r.body for r in sent)
 
 
 def test_web_page_base_url(relay_env, emulator, monkeypatch):
@@ -117,5 +119,28 @@ def test_gzip_and_extra_headers_reach_the_probes(relay_env, emulator, monkeypatc
     code, text = doctor("--json")
     assert code == 0 and json.loads(text)["api_mode"] == "responses"
     sent = [r for r in emulator.requests if r.options.get("tag") == tag]
-    assert len(sent) == 4 and all(r.headers.get("x-portkey-provider") == "provider-SENTINEL" for r in sent)
+    assert len(sent) == 5 and all(r.headers.get("x-portkey-provider") == "provider-SENTINEL" for r in sent)
     assert "provider-SENTINEL" not in text and "x-portkey-provider (value hidden)" in text
+
+
+def test_a_gemini_model_gets_gemini_mode_and_chat_without_a_gemini_route(relay_env, emulator, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_IMAGE_MODEL", "gemini-3-pro-image-preview")
+    tag = uuid.uuid4().hex[:8]
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(tag=tag))
+    code, text = doctor("--json")
+    report = json.loads(text)
+    assert code == 0 and report["api_mode"] == "gemini" and report["routes"]["gemini"] is True, report["verdict"]
+    assert "IMAGE_RELAY_API_MODE=gemini" in report["verdict"]
+    (probe,) = [r for r in emulator.requests if r.options.get("tag") == tag and r.path.startswith("/v1beta/")]
+    assert probe.path == "/v1beta/models/gemini-3-pro-image-preview:generateContent" and probe.json == {}
+    assert probe.query == "" and probe.headers["authorization"] == f"Bearer {SENTINEL_KEY}"
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(fault="no-gemini-route", tag=uuid.uuid4().hex[:8]))
+    report = json.loads(doctor("--json")[1])
+    assert report["api_mode"] == "chat" and report["routes"]["gemini"] is False
+    assert "IMAGE_RELAY_API_MODE=chat" in report["verdict"]
+
+
+def test_the_chat_route_is_probed_for_every_model(relay_env, emulator, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(fault="no-responses-route", tag=uuid.uuid4().hex[:8]))
+    report = json.loads(doctor("--json")[1])
+    assert report["routes"]["chat/completions"] is True and report["api_mode"] == "images"

@@ -7,16 +7,25 @@ import pytest
 
 from bridge.images.b64 import decode_base64
 from bridge.errors import BridgeError, ExitCode, ProtocolError, RelayFailure, RelayRejected
-from bridge.relay.events import Interpreter, Signal
+from bridge.relay.events import Reader, Signal
+from bridge.relay.styles.images import ImagesReader
+from bridge.relay.styles.responses import ResponsesReader
 from bridge.images.sniff import read_info
 from tests.helpers_fixtures import (B64_FINAL, B64_PARTIAL_0, B64_SECOND, FIXTURES, PNG_FINAL, build_transcripts,
-                                    replay, replay_bytes)
+                                    is_images_payload, replay, replay_bytes)
 
 TRANSCRIPTS = build_transcripts()
 
 
-def feed_all(*payloads, names=None) -> tuple[Interpreter, list[Signal]]:
-    interpreter = Interpreter()
+def Interpreter(*payloads, names=None) -> Reader:
+    """The reader of the mode these payloads come from: the Images API's or the Responses API's."""
+    names = names or ["message"] * len(payloads)
+    images = any(is_images_payload(p, n) for p, n in zip(payloads, names))
+    return ImagesReader() if images else ResponsesReader()
+
+
+def feed_all(*payloads, names=None) -> tuple[Reader, list[Signal]]:
+    interpreter = Interpreter(*payloads, names=names)
     signals: list[Signal] = []
     for i, payload in enumerate(payloads):
         name = names[i] if names else "message"
@@ -217,7 +226,7 @@ def test_unknown_and_uninteresting_event_types_are_ignored(kind):
 
 @pytest.mark.parametrize("payload", [None, 1, "x", [1, 2], [{"type": "error"}], True])
 def test_non_object_payloads_are_ignored(payload):
-    assert Interpreter().feed(payload) == []
+    assert Interpreter(payload).feed(payload) == []
 
 
 def test_accepted_and_started_are_signalled_once():
@@ -278,7 +287,7 @@ def test_malformed_shapes_never_crash(payload):
     # A relay that sends a string or a list where an object belongs must give a clean BridgeError
     # (exit code and message) or be ignored, never an AttributeError/TypeError traceback.
     try:
-        Interpreter().feed(payload)
+        Interpreter(payload).feed(payload)
     except BridgeError:
         pass
 
@@ -294,7 +303,7 @@ def test_non_string_image_fields_are_never_passed_on(payload):
     # The receiver calls decode_base64(signal.b64) / signal.url.startswith(...): anything but a string
     # there is a crash later. Such a field is absent (or a clean BridgeError), not a Signal.
     try:
-        signals = Interpreter().feed(payload)
+        signals = Interpreter(payload).feed(payload)
     except BridgeError:
         return
     for s in signals:
@@ -365,7 +374,7 @@ def test_synthetic_completed_event_without_image_fields_is_not_final():
 
 
 def test_images_completed_by_event_name_only():
-    interpreter = Interpreter()
+    interpreter = ImagesReader()
     signals = interpreter.feed({"b64_json": B64_FINAL}, "image_generation.completed")
     assert [s.b64 for s in finals(signals)] == [B64_FINAL]
 
@@ -480,7 +489,7 @@ def test_bare_json_error_body_served_as_sse():
 ])
 def test_moderation_error_shapes(payload, name):
     with pytest.raises(RelayRejected) as info:
-        Interpreter().feed(payload, name)
+        Interpreter(payload, names=[name]).feed(payload, name)
     assert info.value.code == "moderation_blocked"
 
 
@@ -495,7 +504,7 @@ def test_error_inside_a_200_body():
     body = {"error": {"message": "upstream 400: Invalid value for 'size'.", "type": "upstream_error",
                       "code": "image_stream_failed"}}
     with pytest.raises(BridgeError) as info:
-        Interpreter().feed(body)
+        Interpreter(body).feed(body)
     assert "upstream 400: Invalid value for 'size'" in info.value.message
     assert info.value.upstream_code == "image_stream_failed"
 
@@ -530,7 +539,7 @@ def test_numeric_error_code(code, cls, error_code):
     chunk = {"id": "gen-1", "object": "chat.completion.chunk", "error": {"code": code, "message": "Token limit reached"},
              "choices": [{"index": 0, "delta": {"content": ""}}]}
     with pytest.raises(cls) as info:
-        Interpreter().feed(chunk)
+        Interpreter(chunk).feed(chunk)
     assert info.value.code == error_code
     assert info.value.status_code == code
     assert "Token limit reached" in info.value.message
@@ -665,7 +674,7 @@ def test_long_text_is_shortened():
     with pytest.raises(ProtocolError) as info:
         interpreter.finish()
     assert "…" in info.value.message
-    assert len(info.value.message) < 400
+    assert len(info.value.message) < 460  # 300 characters of the text, and how to ask again
 
 
 def test_text_with_an_image_is_fine():

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import bridge.relay.sse as sse
 from bridge.errors import BridgeError
-from bridge.relay.events import _HANDLERS, Interpreter
+from bridge.relay.styles import STYLES
 from bridge.relay.diagnose import error_from_body, error_from_payload
 from bridge.relay.sse import iter_events
 from tests.helpers_fixtures import B64_FINAL, BOM, chunked, parse, split_at
@@ -172,7 +172,7 @@ def test_sseclient_sees_one_chunk_per_event_however_small_the_reads(sizes, chunk
 
 # -- interpreter: hostile payloads ---------------------------------------------------------------
 
-TYPES = sorted(_HANDLERS) + ["error", "upstream_error", "", "response.metadata", "image_generation.unknown"]
+TYPES = sorted({kind for style in STYLES.values() for kind in type(style.reader()).handlers}) + ["error", "upstream_error", "", "response.metadata", "image_generation.unknown"]
 KEYS = ["type", "response", "item", "output", "output_index", "result", "status", "error", "data", "b64_json", "url",
         "usage", "tool_usage", "partial_image_b64", "partial_image_index", "image_index", "message", "code", "param",
         "content", "text", "refusal", "object", "incomplete_details", "reason", "revised_prompt", "prompt", "id",
@@ -189,16 +189,20 @@ typed_payloads = st.builds(lambda kind, rest: {**rest, "type": kind} if kind is 
 feed_items = st.lists(st.tuples(typed_payloads | json_ish, st.sampled_from(["message"] + TYPES[:8])), max_size=6)
 
 
-def run_interpreter(items, *, tolerate=(BridgeError,)) -> list:
-    interpreter = Interpreter()
-    signals = []
-    try:
-        for payload, name in items:
-            signals += interpreter.feed(payload, name)
-        interpreter.finish()
-    except tolerate:
-        pass
-    return signals
+def run_interpreter(items, *, tolerate=(BridgeError,)) -> list[list]:
+    """Every style's reader on the same payloads (none may fail but with a BridgeError): the signals of each."""
+    told = []
+    for style in STYLES.values():
+        interpreter, signals = style.reader(), []
+        try:
+            for payload, name in items:
+                signals += interpreter.feed(payload, name)
+            signals += interpreter.closing()
+            interpreter.finish()
+        except tolerate:
+            pass
+        told.append(signals)
+    return told
 
 
 @FAST
@@ -212,15 +216,15 @@ def test_interpreter_raises_only_bridge_errors(items):
 def test_interpreter_signals_are_well_formed(items):
     # Crashes are the previous property's business; here only the shape of what comes out counts:
     # the receiver decodes b64 and url as strings.
-    signals = run_interpreter(items, tolerate=(Exception,))
-    assert all(s.kind in ("queued", "accepted", "reasoning", "called", "started", "partial", "rendered", "final")
-               for s in signals)
-    assert all(isinstance(s.index, int) for s in signals)
-    assert all(s.b64 is None or isinstance(s.b64, str) for s in signals)
-    assert all(s.url is None or isinstance(s.url, str) for s in signals)
-    assert [s.kind for s in signals].count("accepted") <= 1
-    assert [s.kind for s in signals].count("started") <= 1
-    assert all([s.kind for s in signals].count(k) <= 1 for k in ("queued", "reasoning", "called", "rendered"))
+    for signals in run_interpreter(items, tolerate=(Exception,)):
+        assert all(s.kind in ("queued", "accepted", "reasoning", "called", "started", "partial", "rendered", "final")
+                   for s in signals)
+        assert all(isinstance(s.index, int) for s in signals)
+        assert all(s.b64 is None or isinstance(s.b64, str) for s in signals)
+        assert all(s.url is None or isinstance(s.url, str) for s in signals)
+        assert [s.kind for s in signals].count("accepted") <= 1
+        assert [s.kind for s in signals].count("started") <= 1
+        assert all([s.kind for s in signals].count(k) <= 1 for k in ("queued", "reasoning", "called", "rendered"))
 
 
 @FAST

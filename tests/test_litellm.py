@@ -45,6 +45,8 @@ DEPLOYMENTS = {
     "gpt-5": {}, "gpt-image-emulator": {}, "gpt-image-401": {"fault": "http-401"},
     "gpt-image-429": {"fault": "rate-limit"}, "gpt-image-502": {"fault": "http-502-html"},
     "gpt-5-502": {"fault": "http-502-html"},
+    # LiteLLM as the converter: chat calls in, Gemini's native API out (the emulator's /v1beta route)
+    "gemini-3-pro-image": {}, "gemini-safety": {"fault": "image-safety"},
 }
 
 
@@ -59,9 +61,12 @@ def litellm(emulator, tmp_path_factory):
     lines = ["model_list:"]
     for name, options in DEPLOYMENTS.items():
         base = emulator.url(**options, tag=f"{RUN}-{name}")
-        model = "gpt-5" if name.startswith("gpt-5") else "gpt-image-emulator"
+        if name.startswith("gemini"):
+            model, base = "gemini/gemini-3-pro-image", base + "beta"  # LiteLLM adds /models/{model}:generateContent
+        else:
+            model = "openai/" + ("gpt-5" if name.startswith("gpt-5") else "gpt-image-emulator")
         lines += [f"  - model_name: {name}",
-                  f"    litellm_params: {{model: openai/{model}, api_base: '{base}', api_key: {UPSTREAM_KEY},"
+                  f"    litellm_params: {{model: {model}, api_base: '{base}', api_key: {UPSTREAM_KEY},"
                   " max_retries: 0, num_retries: 0}"]
     # LiteLLM's retries bill again on top of the bridge's own: off, as the README says.
     lines += ["litellm_settings:", "  num_retries: 0", "router_settings:", "  num_retries: 0",
@@ -209,3 +214,38 @@ def test_doctor_through_litellm(through_litellm, monkeypatch):
     assert code == 1 and not report["ok"] and "gpt-image-typo" in report["verdict"] and "nearest" in report["verdict"]
     text = json.dumps(report)
     assert MASTER_KEY not in text and through_litellm not in text
+
+
+def test_chat_mode_through_litellm_converting_to_gemini(through_litellm, emulator, monkeypatch):
+    """LiteLLM turns the chat call into a Gemini call and answers with message.images. The bridge's
+    literal extra_body (for new-api) is copied by LiteLLM into Google's request, where Google refuses
+    the unknown field "google": that 400 is recovered from once, and remembered."""
+    monkeypatch.setenv("IMAGE_RELAY_IMAGE_MODEL", "gemini-3-pro-image")
+    monkeypatch.delenv("IMAGE_RELAY_DEFAULT_SIZE")
+    before = len(_upstream(emulator, "gemini-3-pro-image"))
+    run = run_cli("--api-mode", "chat", "--aspect-ratio", "16:9", "--resolution", "2K", "a banana through litellm")
+    assert run.code == 0, run.stdout
+    assert run.json["actual_size"] == "2752x1536" and run.json["api_mode"] == "chat"
+    assert any("'extra_body'" in w for w in run.json["warnings"])
+    attempts = run.json["debug_summary"]["attempts"]
+    assert [a["outcome"] for a in attempts] == ["rejected", "ok"]
+    sent = _upstream(emulator, "gemini-3-pro-image")[before:]
+    assert [r.path for r in sent] == ["/v1beta/models/gemini-3-pro-image:generateContent"] * 2
+    assert "google" in sent[0].json and "google" not in sent[1].json
+    assert sent[1].json["generationConfig"]["image_config"] == {"aspect_ratio": "16:9", "image_size": "2K"}
+    assert sent[1].headers["x-goog-api-key"] == UPSTREAM_KEY and "key=" not in sent[1].query
+    _clean(run, through_litellm)
+    again = run_cli("--api-mode", "chat", "--aspect-ratio", "16:9", "--resolution", "2K", "--stream", "true",
+                    "a streamed banana through litellm")
+    assert again.code == 0 and again.json["actual_size"] == "2752x1536", again.stdout
+    assert len(again.json["debug_summary"]["attempts"]) == 1  # remembered: no second 400
+    assert _upstream(emulator, "gemini-3-pro-image")[-1].path.endswith(":streamGenerateContent")
+
+
+def test_a_safety_block_through_litellm_is_one_request_and_content_policy(through_litellm, emulator, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_IMAGE_MODEL", "gemini-safety")
+    before = len(_upstream(emulator, "gemini-safety"))
+    run = run_cli("--api-mode", "chat", "a banana the filter stops through litellm")
+    assert run.code == 4 and run.json["error"]["code"] == "content_policy", run.stdout
+    assert len(_upstream(emulator, "gemini-safety")) - before == 1
+    _clean(run, through_litellm)

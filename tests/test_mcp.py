@@ -56,10 +56,23 @@ async def test_tool_schema_and_annotations():
     assert set(props) == {"prompt", "image_paths", "mask_path", "size", "quality", "output_format", "background",
                           "output_compression", "partial_images", "n", "api_mode", "moderation", "input_fidelity",
                           "negative_prompt", "seed", "output_name", "use_prompt_template", "job_id",
-                          "edit_of", "images", "mask"}
+                          "edit_of", "images", "mask", "aspect_ratio", "resolution"}
+    assert props["api_mode"]["anyOf"][0]["enum"] == ["responses", "images", "chat", "gemini", "auto"]
+    assert "Nano Banana" in tool.description and "aspect_ratio" in tool.description
     assert tool.input_schema["required"] == ["prompt"]
     assert all(props[name].get("description") for name in props)
     assert "ctx" not in props
+
+
+async def test_aspect_ratio_and_resolution_reach_a_gemini_relay(mcp_env, emulator, monkeypatch):
+    tag = uuid.uuid4().hex[:8]
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(tag=tag))
+    monkeypatch.setenv("IMAGE_RELAY_IMAGE_MODEL", "gemini-3-pro-image")
+    result = await call({"prompt": "a wide banana", "api_mode": "gemini", "aspect_ratio": "16:9", "resolution": "2K"})
+    assert not result.is_error, result.content[0].text
+    assert "(2752x1536, png," in result.content[0].text
+    (sent,) = [r for r in emulator.requests if r.options.get("tag") == tag and r.method == "POST"]
+    assert sent.json["generationConfig"]["imageConfig"] == {"aspectRatio": "16:9", "imageSize": "2K"}
 
 
 async def test_success_is_compact_text_led_by_the_tag_then_a_preview(mcp_env):

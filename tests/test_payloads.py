@@ -131,3 +131,68 @@ def test_the_raw_log_gets_counts_and_a_hash(tmp_path):
     extractor, reduced = _run(f"data: {FIELDS['b64_json'](json.dumps(B64))}\n\n".encode(), [], tmp_path)
     digest = hashlib.sha256(B64.encode()).hexdigest()[:12]
     assert f"<base64 {len(B64)} chars sha256:{digest}>".encode() in extractor.log_text(reduced)
+
+
+# -- data URLs inside text (chat and Responses answers converted from Gemini) --------------------------
+
+TEXT_KW = {"keys": ("b64_json", "base64"), "links": ("url", "image_url"), "text_images": True}
+
+
+def _text_run(raw: bytes, cuts: list[int], tmp_path) -> tuple[Extractor, bytes]:
+    extractor = Extractor(tmp_path, 1 << 26, **TEXT_KW)
+    points = sorted({c % (len(raw) + 1) for c in cuts})
+    pieces = [raw[a:b] for a, b in zip([0, *points], [*points, len(raw)])]
+    reduced = b"".join(extractor.feed(p) for p in pieces)
+    extractor.end_of_answer()
+    return extractor, reduced
+
+
+def _chat(content: str, *, delta: bool = False, slashes: bool = False) -> bytes:
+    key = "delta" if delta else "message"
+    text = json.dumps({"choices": [{"index": 0, key: {"role": "assistant", "content": content}}]})
+    return f"data: {text.replace('/', chr(92) + '/') if slashes else text}\n\n".encode()
+
+
+@settings(max_examples=150, deadline=None)
+@given(cuts=st.lists(st.integers(0, 30_000), max_size=25), slashes=st.booleans(),
+       form=st.sampled_from(["markdown", "bare", "prose"]))
+def test_a_data_url_in_text_is_decoded_wherever_the_chunks_split(tmp_path_factory, cuts, slashes, form):
+    url = "data:image/png;base64," + B64
+    content = {"markdown": f"Here it is.\n![image]({url})", "bare": url, "prose": f"Done: {url} (png)"}[form]
+    extractor, reduced = _text_run(_chat(content, slashes=slashes), cuts, tmp_path_factory.mktemp("t"))
+    (payload,) = extractor.payloads.values()
+    assert payload.problem is None and payload.path.read_bytes() == IMAGE
+    said = json.loads(reduced.split(b"data: ", 1)[1])["choices"][0]["message"]["content"]
+    assert said == content.replace(url, "__irb_payload_1__")
+
+
+@settings(max_examples=100, deadline=None)
+@given(cuts=st.lists(st.integers(0, 30_000), max_size=25), pieces=st.integers(2, 9))
+def test_a_markdown_image_split_over_deltas_is_one_payload(tmp_path_factory, cuts, pieces):
+    content = "Look ![image](data:image/png;base64," + B64 + ") done"
+    step = -(-len(content) // pieces)
+    raw = b"".join(_chat(content[i:i + step], delta=True) for i in range(0, len(content), step))
+    extractor, reduced = _text_run(raw, cuts, tmp_path_factory.mktemp("s"))
+    (payload,) = extractor.payloads.values()
+    assert payload.path.read_bytes() == IMAGE and payload.continued == (step < len(content) - 5)
+    said = "".join(json.loads(e.data)["choices"][0]["delta"]["content"] for e in iter_events([reduced]))
+    assert said == "Look ![image](__irb_payload_1__) done"
+
+
+def test_text_that_merely_mentions_data_urls_is_left_alone(tmp_path):
+    raw = _chat("Use data:image/png;base64, then the bytes; or data:text/plain;base64,SGk=.")
+    for cuts in ([], [30, 31, 32, 33], list(range(1, len(raw)))):
+        extractor, reduced = _text_run(raw, cuts, tmp_path)
+        assert reduced == raw and extractor.payloads == {}
+
+
+def test_an_images_array_data_url_and_a_gemini_inline_part(tmp_path):
+    chat = (b'data: {"choices":[{"delta":{"images":[{"type":"image_url","image_url":{"url":"data:image/png;base64,'
+            + B64.encode() + b'"}}]}}]}\n\n')
+    extractor, reduced = _text_run(chat, [77, 9000], tmp_path)
+    assert next(iter(extractor.payloads.values())).path.read_bytes() == IMAGE and b'"url":"__irb_payload_1__"' in reduced
+    gemini = Extractor(tmp_path, 1 << 26, keys=("data",), links=())
+    body = json.dumps({"candidates": [{"content": {"parts": [{"inline_data": {"mime_type": "image/png",
+                                                                               "data": B64}}]}}]}).encode()
+    reduced = gemini.feed(body[:500]) + gemini.feed(body[500:])
+    assert next(iter(gemini.payloads.values())).path.read_bytes() == IMAGE and b'"data": "__irb_payload_1__"' in reduced

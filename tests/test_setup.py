@@ -39,9 +39,11 @@ def test_non_interactive_setup_checks_then_writes_0600(emulator):
 
 
 def test_interactive_setup_offers_the_relays_models(emulator):
-    code, out, err = setup("--base-url", emulator.url(tag=uuid.uuid4().hex[:8]), answers=["", ""], secret="sk-typed-1234")
+    code, out, err = setup("--base-url", emulator.url(tag=uuid.uuid4().hex[:8]), answers=["", "gpt-image-1"],
+                           secret="sk-typed-1234")
     assert code == 0, err
-    assert "The relay offers these image models: gpt-image-1, gpt-image-1-mini, gpt-image-1.5" in out
+    assert "The relay offers these image models: gemini-2.5-flash-image, gemini-3-pro-image" in out
+    assert "gpt-image-1, gpt-image-1-mini, gpt-image-1.5" in out
     text = config().read_text(encoding="utf-8")
     assert "IMAGE_RELAY_IMAGE_MODEL=gpt-image-1" in text and "IMAGE_RELAY_TEXT_MODEL=gpt-5" in text
     assert "sk-typed-1234" not in out + err
@@ -86,3 +88,12 @@ def test_interactive_declining_writes_nothing(emulator):
     code, _, err = setup("--base-url", emulator.base_url, "--text-model", "gpt-5", "--image-model", "gpt-image-1.5",
                          answers=["n"], secret="sk-typed-1234")
     assert code == 1 and "Nothing was written" in err and "old.example" in config().read_text(encoding="utf-8")
+
+
+def test_a_gemini_image_model_is_set_up_in_the_mode_its_relay_serves(emulator):
+    for options, mode in (({}, "gemini"), ({"fault": "no-gemini-route"}, "chat")):
+        base = emulator.url(**options, tag=uuid.uuid4().hex[:8])
+        code, out, err = setup("--non-interactive", "--force", "--base-url", base, "--api-key-stdin",
+                               "--image-model", "gemini-3-pro-image", stdin=SENTINEL_KEY + "\n")
+        assert code == 0, err
+        assert f"IMAGE_RELAY_API_MODE={mode}" in config().read_text(encoding="utf-8") and f"in {mode} mode" in out

@@ -21,11 +21,13 @@ STREAM_FAULTS = frozenset(
         "cut-after-partial", "no-final", "bad-image", "invalid-base64", "downscale", "n-downgrade",
         "stall", "buffered", "big-event-cut", "huge-dims", "truncated-png", "file-link", "endless-line", "endless-image", "cut-mid-final",
         "stall-after-final",
+        # Gemini and chat answers without an image (gemini.py, chat.py)
+        "image-safety", "prompt-blocked", "no-candidates", "content-filter", "extra-body-400",
     }
 )
 # Faults handled by the request handler itself (routing and the connection).
 HANDLER_FAULTS = frozenset({"drop", "processing-102", "no-responses-route", "edits-501", "unknown-param",
-                            "redirect", "gzip-bomb", "models-500"})
+                            "redirect", "gzip-bomb", "models-500", "no-gemini-route", "no-chat-route"})
 
 
 @dataclass
@@ -113,6 +115,10 @@ def canned_fault(name: str, token: str) -> Canned | None:
     if name == "same-400":
         # A gateway that answers everything alike, e.g. LiteLLM without a database for an unknown key.
         return canned_json(400, error_body("No connected db.", "no_db_connection", code="400"))
+    if name == "blocked-400":
+        # new-api converting a Gemini answer blocked at the prompt (no candidates, a blockReason).
+        return canned_json(400, error_body("request blocked by Gemini API: PROHIBITED_CONTENT", "new_api_error",
+                                           code="prompt_blocked"))
     if name == "error-sse-content-type":
         inner = _compact({"error": {"message": "Invalid prompt", "type": "invalid_request_error"}})
         body = _compact({"error": {"message": inner, "type": "invalid_request_error"}}).encode()
@@ -139,7 +145,7 @@ CANNED_FAULTS = frozenset(
     {
         "http-400-json", "http-401", "moderation", "quota", "rate-limit", "http-500-json", "http-502-html",
         "http-503-retry-after", "http-524-html", "html-200", "error-200", "error-sse-content-type",
-        "gateway-html-json", "gateway-html-message", "gateway-upstream-401", "same-400",
+        "gateway-html-json", "gateway-html-message", "gateway-upstream-401", "same-400", "blocked-400",
     }
 )
 ALL_FAULTS = CANNED_FAULTS | HANDLER_FAULTS | STREAM_FAULTS

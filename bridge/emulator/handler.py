@@ -7,14 +7,14 @@ import sys
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
 
+from . import routes
 from .faults import ALL_FAULTS, canned_fault, error_body
-from .images import ERROR_FLAT, ERROR_NESTED, UPSTREAM_ERROR, ImagesBuilder
-from .jobs import ApiError, Job, bad_request, edits_job, generations_job, json_edit_parts, responses_job
+from .images import ERROR_FLAT, ERROR_NESTED, UPSTREAM_ERROR
+from .jobs import ApiError, bad_request
 from .options import Options, split_options
 from .pages import SPA_PAGE
 from .pictures import Pictures
 from .records import RecordedRequest
-from .responses import ResponseBuilder
 from .wire import Writer, play
 
 _BOMB: bytes | None = None
@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
 # gpt-image-emulator is this relay's own model: any size from 16 to 4096 px a side, for quick trials and tests.
 MODELS = ["gpt-image-1.5", "gpt-image-1", "gpt-image-1-mini", "gpt-image-2", "gpt-image-emulator", "gpt-5",
-          "gpt-5-mini", "gpt-4.1", "gpt-4.1-mini"]
+          "gpt-5-mini", "gpt-4.1", "gpt-4.1-mini", "gemini-3-pro-image", "gemini-3-pro-image-preview",
+          "gemini-3.1-flash-image", "gemini-2.5-flash-image"]
 WHITESPACE = b"\n\n   \n"  # keep-alive blank lines written ahead of a JSON body (R22)
 
 
@@ -113,11 +114,14 @@ class Handler(BaseHTTPRequestHandler):
     def _route(self, em: Emulator, record: RecordedRequest, opts: Options, writer: Writer, path: str) -> None:
         if path.startswith("/files/") and self.command == "GET":
             return self._file(em, writer, path)
-        if path != "/v1" and not path.startswith("/v1/"):
+        if path != "/v1" and not path.startswith(("/v1/", "/v1beta/")):
             return writer.send(200, SPA_PAGE, "text/html; charset=utf-8")  # relay web UI (R3)
         scheme, _, token = self.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" and self.headers.get("api-key"):
-            scheme, token = "bearer", self.headers["api-key"]  # Azure-style gateways take the key as api-key
+        for header in ("api-key", "x-goog-api-key"):  # Azure-style gateways; Gemini's own header
+            if scheme.lower() != "bearer" and self.headers.get(header):
+                scheme, token = "bearer", self.headers[header]
+        if scheme.lower() != "bearer" and "key=" in record.query:  # Gemini's ?key= (new-api takes it too)
+            scheme, token = "bearer", dict(p.partition("=")[::2] for p in record.query.split("&")).get("key", "")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, error_body(
                 "You didn't provide an API key. You need to provide your API key in an Authorization header "
@@ -142,15 +146,13 @@ class Handler(BaseHTTPRequestHandler):
         if route == ("GET", "/v1/models"):
             data = [{"id": m, "object": "model", "created": 1767225600, "owned_by": "openai"} for m in MODELS]
             return self._json(writer, opts, {"object": "list", "data": data})
-        if route == ("POST", "/v1/responses") and fault != "no-responses-route":
-            return self._generate(em, record, opts, writer, "responses")
-        if route == ("POST", "/v1/images/generations"):
-            return self._generate(em, record, opts, writer, "generations")
-        if route == ("POST", "/v1/images/edits"):
-            if fault == "edits-501":  # one-api has no edits relay (R2)
-                raise ApiError(501, error_body("API not implemented", "one_api_error", "", "api_not_implemented"))
-            return self._generate(em, record, opts, writer, "edits")
-        raise ApiError(404, error_body(f"Invalid URL ({self.command} {path})"))
+        found = routes.match(self.command, path)
+        if found is None or (found.kind == "responses" and fault == "no-responses-route") or \
+                (found.kind in ("chat", "gemini") and fault == f"no-{found.kind}-route"):
+            raise ApiError(404, error_body(f"Invalid URL ({self.command} {path})"))
+        if found.kind == "edits" and fault == "edits-501":  # one-api has no edits relay (R2)
+            raise ApiError(501, error_body("API not implemented", "one_api_error", "", "api_not_implemented"))
+        return self._generate(em, record, opts, writer, found)
 
     def _bomb(self) -> None:
         """A 200 JSON answer of a few hundred KB that inflates past every body cap."""
@@ -193,17 +195,15 @@ class Handler(BaseHTTPRequestHandler):
             return writer.finish()
         writer.send(200, data, "image/png")
 
-    def _generate(self, em: Emulator, record: RecordedRequest, opts: Options, writer: Writer, kind: str) -> None:
-        job = self._job(record, opts, kind)
+    def _generate(self, em: Emulator, record: RecordedRequest, opts: Options, writer: Writer,
+                  route: routes.Route) -> None:
+        job = routes.job_for(route, record, opts, em._earlier_image)
         prefix = self._prefix
         pictures = Pictures(job, opts)
         host = self.headers.get("Host") or f"{em.host}:{em.port}"
-        if kind == "responses":
-            builder = ResponseBuilder(job, pictures, opts.fault)
-            if not opts.stateless and not opts.fault and job.has_tool:
-                em._remember(builder.id, pictures)
-        else:
-            builder = ImagesBuilder(job, pictures, opts.fault, lambda data: em._publish(data, host, prefix))
+        builder = routes.builder_for(route, job, pictures, opts, lambda data: em._publish(data, host, prefix))
+        if route.kind == "responses" and not opts.stateless and not opts.fault and job.has_tool:
+            em._remember(builder.id, pictures)
         if job.stream and opts.fault not in ("leading-whitespace", "json-for-stream"):
             return play(writer, builder.stream(), opts, em._wait)
         fault = opts.fault
@@ -215,38 +215,7 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(429, {"error": ERROR_NESTED["error"]})
         if fault == "error-data-only":  # a relay that buffered the failed stream answers 200 (R26)
             return writer.send(200, json.dumps({"error": UPSTREAM_ERROR}).encode())
-        self._json(writer, opts, builder.final_response() if kind == "responses" else builder.body())
-
-    def _job(self, record: RecordedRequest, opts: Options, kind: str) -> Job:
-        if record.parse_error and "multipart" in record.headers.get("content-type", ""):
-            raise bad_request(f"Could not parse the multipart form: {record.parse_error}.", None, None)
-        if record.parse_error:
-            raise ApiError(400, error_body(
-                "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
-                "HTTP library correctly.)"))
-        if kind == "edits" and record.parts:
-            fields, files = record.form, record.files
-        elif kind == "edits":
-            fields, files = json_edit_parts(record.json)
-        else:
-            fields, files = record.json, []
-        if opts.fault == "unknown-param":
-            sent = _sent_params(kind, fields, files)
-            if opts.param in sent:
-                raise ApiError(400, error_body(f"Unknown parameter: '{opts.param}'.", param=opts.param,
-                                               code="unknown_parameter"))
-        if kind == "responses":
-            earlier = None
-            previous = fields.get("previous_response_id") if isinstance(fields, dict) else None
-            if previous:
-                earlier = self.server.emulator._earlier_image(str(previous))
-                if earlier is None:
-                    raise ApiError(400, error_body(f"Previous response with id '{previous}' not found.",
-                                                   param="previous_response_id", code="previous_response_not_found"))
-            return responses_job(fields, earlier)
-        if kind == "generations":
-            return generations_job(fields)
-        return edits_job(fields, files)
+        self._json(writer, opts, builder.body())
 
     def _json(self, writer: Writer, opts: Options, payload: dict) -> None:
         body = json.dumps(payload).encode()
@@ -258,13 +227,3 @@ class Handler(BaseHTTPRequestHandler):
             writer.write(body[: len(body) // 2])
             return writer.abort()
         writer.send(200, body)
-
-
-def _sent_params(kind: str, fields, files) -> set[str]:
-    if not isinstance(fields, dict):
-        return set()
-    if kind == "responses":
-        tools = fields.get("tools") or []
-        first = tools[0] if tools and isinstance(tools[0], dict) else {}
-        return set(first)
-    return set(fields) | {p.name for p in files}

@@ -55,7 +55,10 @@ class Options:
     drip: float | None = None  # write the status line and headers one byte per this many seconds
     filedrip: float | None = None  # write a linked file's body one byte per this many seconds
     stateless: bool = False  # keep no Responses answers: previous_response_id is never found
-
+    shape: str | None = None  # which answer shape a style gives (chat: images, parts, markdown, link, bare; ...)
+    split: int | None = None  # chat streams: a Markdown image over this many deltas
+    reads: str = "both"  # chat: where the ratio is read: openrouter, newapi or both
+    thought: bool = False  # gemini: an interim image marked "thought" before the final one
     @classmethod
     def parse(cls, raw: dict[str, str], *, delay: float, chunk: int | None) -> Options:
         """Read known options; a malformed value falls back to the default rather than failing."""
@@ -73,6 +76,10 @@ class Options:
             drip=_number(raw.get("drip"), float, None),
             filedrip=_number(raw.get("filedrip"), float, None),
             stateless=_flag(raw.get("stateless")),
+            shape=raw.get("shape") or None,
+            split=_number(raw.get("split"), int, None),
+            reads=raw.get("reads") if raw.get("reads") in ("openrouter", "newapi", "both") else "both",
+            thought=_flag(raw.get("thought")),
         )
 
 

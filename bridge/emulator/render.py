@@ -14,7 +14,7 @@ import random
 import struct
 import zlib
 
-MAX_SIDE = 4096
+MAX_SIDE = 8192  # Gemini draws up to 6336 px a side (21:9 at 4K)
 _LEVELS = 85  # gradient steps per channel: values 0..254 address (channel, step) in one byte
 _TOP = 247  # palette ceiling, so the grain below can be added without carries
 _GRAIN_ROWS = 7

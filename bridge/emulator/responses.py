@@ -20,9 +20,12 @@ _FAILURES = {
 
 
 class ResponseBuilder:
-    def __init__(self, job: Job, pictures: Pictures, fault: str | None):
+    def __init__(self, job: Job, pictures: Pictures, fault: str | None, *, markdown: bool = False):
         self.job = job
         self.pictures = pictures
+        # shape=markdown: a relay converting a Gemini answer (new-api): no image_generation_call, the
+        # image a Markdown data URL at the end of the output_text (relay-styles.md, style G).
+        self.markdown = markdown
         # Without an image tool the model can only answer in words (R17).
         self.fault = fault if job.has_tool else "text-only"
         self.id = "resp_" + uuid.uuid4().hex
@@ -63,13 +66,21 @@ class ResponseBuilder:
                       "message": "Your request was rejected by the safety system. safety_violations=[violence]."},
         }
 
+    def reply(self) -> str:
+        if self.markdown:
+            return "Here is the image.\n![image](data:image/png;base64," + self.pictures.final_b64() + ")"
+        return TEXT_REPLY
+
     def message_item(self, status: str = "completed") -> dict:
-        content = [{"type": "output_text", "text": TEXT_REPLY, "annotations": []}] if status == "completed" else []
+        content = [{"type": "output_text", "text": self.reply(), "annotations": []}] if status == "completed" else []
         return {"id": self.msg_id, "type": "message", "role": "assistant", "status": status, "content": content}
+
+    def body(self) -> dict:
+        return self.final_response()
 
     def final_response(self) -> dict:
         """The whole Response: the non-stream body and the payload of the closing event."""
-        fault = self.fault
+        fault = "text-only" if self.markdown and not self.fault else self.fault
         body = self.shell("completed")
         if fault in _FAILURES:
             body.update(status="failed", error=_FAILURES[fault])
@@ -106,7 +117,7 @@ class ResponseBuilder:
             self.add("error", error={"type": "insufficient_quota", "code": "credit_balance_exhausted",
                                      "message": "You have no credits remaining.", "param": None})
             return self.items
-        if fault == "text-only":
+        if fault == "text-only" or (self.markdown and not fault):
             return self._text_stream()
         where = {"output_index": 0, "item_id": self.item_id}
         self.add("response.output_item.added", output_index=0,
@@ -159,12 +170,13 @@ class ResponseBuilder:
         self.add("response.output_item.added", output_index=0, item=self.message_item("in_progress"))
         self.add("response.content_part.added", item_id=self.msg_id, output_index=0, content_index=0,
                  part={"type": "output_text", "text": "", "annotations": []})
-        words = TEXT_REPLY.split(" ")
+        reply = self.reply()
+        words = reply.split(" ")
         for i, word in enumerate(words):
             self.add("response.output_text.delta", **where, delta=word if i == 0 else " " + word, logprobs=[])
-        self.add("response.output_text.done", **where, text=TEXT_REPLY, logprobs=[])
+        self.add("response.output_text.done", **where, text=reply, logprobs=[])
         self.add("response.content_part.done", **where,
-                 part={"type": "output_text", "text": TEXT_REPLY, "annotations": []})
+                 part={"type": "output_text", "text": reply, "annotations": []})
         self.add("response.output_item.done", output_index=0, item=self.message_item())
         self.add("response.completed", response=self.final_response())
         return self.items

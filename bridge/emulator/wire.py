@@ -122,8 +122,8 @@ def encode(item, fault: str | None) -> str:
     if isinstance(item, Raw):
         text = item.text
     else:
-        data = json.dumps(item.payload, separators=(",", ":"))
-        if fault in ("no-event-lines", "big-event-cut"):
+        data = json.dumps(item.payload, separators=(",", ":"), ensure_ascii=False)
+        if fault in ("no-event-lines", "big-event-cut") or not item.name:
             text = f"data: {data}\n\n"  # one-api forwards data lines only (R7)
         else:
             text = f"event: {item.name}\ndata: {data}\n\n"

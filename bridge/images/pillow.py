@@ -116,3 +116,15 @@ def mask_to_alpha(data: bytes) -> bytes | None:
 
 def _differs(a: Image.Image, b: Image.Image) -> bool:
     return ImageChops.difference(a, b).getextrema()[1] > 8  # JPEG noise aside
+
+
+def alpha_to_visible(data: bytes) -> bytes:
+    """The API's alpha mask (transparent = the area to change) as a picture a model can see:
+    white where to change, black elsewhere. For the styles that take no mask field (Gemini, chat),
+    where the mask goes as one more image with a sentence that says what it is."""
+    with Image.open(io.BytesIO(data)) as image:
+        alpha = image.convert("RGBA").getchannel("A")
+    visible = alpha.point(lambda value: 255 - value).convert("RGB")
+    out = io.BytesIO()
+    visible.save(out, "PNG")
+    return out.getvalue()

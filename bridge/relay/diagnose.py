@@ -13,6 +13,12 @@ from ..errors import BridgeError, RelayFailure, RelayRejected, scrub_credentials
 
 _MODERATION = ("moderation_blocked", "content_policy", "image_content_policy_violation", "content_filter",
                "safety_violation", "safety system")
+# A model's own safety filter (Gemini), as relays pass it on: new-api's 400 "request blocked by Gemini
+# API: <REASON>" (code prompt_blocked) and the finish reasons quoted in gateways' messages.
+_CONTENT_POLICY = ("prompt_blocked", "blocked by gemini", "image_safety", "prohibited_content", "blockreason")
+# What a blocked image's error says, whichever way the block was reported.
+REPHRASE = ("Nothing was retried, since each try may be billed: rephrase the prompt (describe the scene rather than "
+            "real people, brands or well-known characters, and leave out violent or explicit detail) and try again.")
 _QUOTA = ("insufficient_quota", "insufficient_user_quota", "credit_balance_exhausted", "quota", "billing",
           "余额", "额度")
 _REQUEST_ID = re.compile(r"\s*\(request id: [^)]*\)\s*$")
@@ -62,6 +68,9 @@ def classify(status: int | None, code: str, kind: str, message: str, *, upstream
     text = f"{code} {kind} {message}".lower()
     upstream = code or kind or None
     shown = _shorten(message) or (f"HTTP {status}" if status else "")
+    if any(word in text for word in _CONTENT_POLICY):
+        return RelayRejected(f"The model's safety filter blocked the request: {shown} {REPHRASE}",
+                             code="content_policy", status_code=status, upstream_code=upstream)
     if any(word in text for word in _MODERATION):
         return RelayRejected(f"The relay's safety system refused the request: {shown}",
                              code="moderation_blocked", status_code=status, upstream_code=upstream)

@@ -1,18 +1,20 @@
-"""Interpret relay payloads, streamed or whole, into what happened: pure, no I/O.
+"""What a relay's answer says happened, whatever its shape: pure, no I/O.
 
-Tolerant of what relays really send (upstream-protocol.md §0): the final Responses image is a
-non-empty ``result`` in ``response.output_item.done`` whatever its ``status``, with
-``response.completed`` as the fallback; Images streams end in ``image_generation.completed`` /
-``image_edit.completed`` (or a bare ``data[]`` envelope); any payload with an ``error`` is a
-failure; unknown event types are skipped. Item ids are never used to correlate events: some
-relays rotate them on every event, only ``output_index`` is stable.
+A style's reader (``relay/styles``) turns each payload of the answer, streamed or whole, into
+Signals the receiver acts on; the ``Reader`` here holds what every shape shares: any payload with
+an ``error`` is a failure, payloads are counted for the debug summary, progress signals are given
+once, and an answer that ends without an image is explained (text instead of an image, or
+nothing). Unknown event types are skipped: relays add their own.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..errors import BridgeError, ProtocolError, RelayFailure, RelayRejected
-from .diagnose import classify, error_from_payload
+from ..errors import BridgeError, ProtocolError
+from .diagnose import error_from_payload
+
+TEXT_SHOWN = 300  # characters of a model's text quoted in an error
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class Signal:
 
 @dataclass
 class Outcome:
-    """What the stream has told so far, besides the images themselves."""
+    """What the answer has told so far, besides the images themselves."""
 
     response_id: str | None = None
     model: str | None = None
@@ -43,12 +45,21 @@ class Outcome:
     item_error: BridgeError | None = None
 
 
-class Interpreter:
-    """Feed payloads in arrival order; get Signals back; errors are raised as BridgeErrors."""
+Handler = Callable[["Reader", dict], list[Signal]]
+
+
+class Reader:
+    """Feed payloads in arrival order; get Signals back; errors are raised as BridgeErrors.
+
+    A style's reader names its typed events in ``handlers`` (type -> method) and reads payloads
+    without a type in ``untyped``; ``closing`` gives the images only the whole answer can tell
+    (a link in a chat message's text), and ``failure`` says why an answer without an image failed.
+    """
+
+    handlers: dict[str, Handler] = {}
 
     def __init__(self) -> None:
         self.outcome = Outcome()
-        self._final_indexes: set[int] = set()
         self._accepted = False
         self._started = False
         self._once: set[str] = set()  # signals given at most once per answer
@@ -62,44 +73,38 @@ class Interpreter:
         if kind in ("error", "upstream_error") or (payload.get("error") and not kind.startswith("response.")):
             raise error_from_payload(payload.get("error") or payload)
         try:
-            return self._dispatch(kind, payload)
+            handler = self.handlers.get(kind)
+            return handler(self, payload) if handler is not None else self.untyped(kind, payload)
         except (AttributeError, TypeError, ValueError, KeyError):
             # A string or list where an object belongs: a clean error, never a traceback.
             raise ProtocolError(f"The relay sent a malformed {kind or 'JSON'} payload.",
                                 code="unexpected_content") from None
 
-    def _dispatch(self, kind: str, payload: dict) -> list[Signal]:
-        handler = _HANDLERS.get(kind)
-        if handler is not None:
-            return handler(self, payload)
-        if not kind and "output" in payload and ("object" in payload or "status" in payload):
-            signals = self._whole_response(payload)
-            if payload.get("status") == "incomplete" and not self.outcome.finals:
-                return self._incomplete({"response": payload})
-            return signals
-        if isinstance(payload.get("data"), list):
-            return self._images_body(payload)
+    def untyped(self, kind: str, payload: dict) -> list[Signal]:
+        return []
+
+    def closing(self) -> list[Signal]:
+        """Signals the answer gives only as a whole, once it has ended."""
         return []
 
     def finish(self) -> None:
-        """Called when the stream ends: raise if it ended without a final image."""
-        if self.outcome.finals:
-            return
+        """Called when the answer has ended: raise if it ended without a final image."""
+        if not self.outcome.finals:
+            raise self.failure()
+
+    def failure(self) -> BridgeError:
         if self.outcome.item_error is not None:
-            raise self.outcome.item_error
-        text = " ".join(t.strip() for t in self.outcome.text if t.strip())
+            return self.outcome.item_error
+        text = self.said()
         if text:
-            shown = text if len(text) <= 300 else text[:299] + "…"
-            raise ProtocolError(f"The relay answered with text instead of an image: \"{shown}\"", code="text_only")
-        raise ProtocolError("The answer ended without an image.", code="no_image")
+            return text_only(text)
+        return ProtocolError("The answer ended without an image.", code="no_image")
 
-    # -- Responses API ------------------------------------------------------------------------
+    def said(self) -> str:
+        """The model's words in this answer, on one line."""
+        return " ".join(t.strip() for t in self.outcome.text if t.strip())
 
-    def _response_shell(self, payload: dict) -> list[Signal]:
-        response = payload.get("response") or {}
-        self.outcome.response_id = response.get("id") or self.outcome.response_id
-        self.outcome.model = response.get("model") or self.outcome.model
-        return self._accept()
+    # -- shared progress signals -----------------------------------------------------------------
 
     def _accept(self) -> list[Signal]:
         if self._accepted:
@@ -120,180 +125,49 @@ class Interpreter:
         self._once.add(kind)
         return [Signal(kind)]
 
-    def _queued_shell(self, payload: dict) -> list[Signal]:
-        response = payload.get("response") or {}
-        self.outcome.response_id = response.get("id") or self.outcome.response_id
-        self.outcome.model = response.get("model") or self.outcome.model
-        return [] if self._accepted else self._once_only("queued")
-
-    def _item_added(self, payload: dict) -> list[Signal]:
-        kind = (payload.get("item") or {}).get("type")
-        if kind == "reasoning" and not self._started:
-            return self._accept() + self._once_only("reasoning")
-        return self._called() if kind == "image_generation_call" else []
-
-    def _called(self, payload: dict | None = None) -> list[Signal]:
-        return self._accept() + ([] if self._started else self._once_only("called"))
-
-    def _generating(self, payload: dict) -> list[Signal]:
-        return self._start()
-
-    def _rendered(self, payload: dict) -> list[Signal]:
-        # Often never sent (R16): the final image in output_item.done is what counts.
-        return self._start() + ([] if self._final_indexes else self._once_only("rendered"))
-
     def _partial(self, payload: dict) -> list[Signal]:
-        b64 = _text(payload.get("partial_image_b64")) or _text(payload.get("b64_json"))
-        url = _text(payload.get("url"))
+        """A partial image event (the Responses tool's and the Images API's share their fields)."""
+        b64 = text_of(payload.get("partial_image_b64")) or text_of(payload.get("b64_json"))
+        url = text_of(payload.get("url"))
         if not (b64 or url):
             return []
         self.outcome.partials += 1
         index = payload.get("partial_image_index", payload.get("image_index", self.outcome.partials - 1))
-        return self._start() + [Signal("partial", index=_int(index, self.outcome.partials - 1), b64=b64, url=url,
-                                       meta=_meta(payload))]
+        return self._start() + [Signal("partial", index=int_of(index, self.outcome.partials - 1), b64=b64, url=url,
+                                       meta=meta_of(payload))]
 
-    def _item_done(self, payload: dict) -> list[Signal]:
-        item = payload.get("item") or {}
-        if item.get("type") == "message" and not self.outcome.text:
-            self._collect_text(item)
-        if item.get("type") != "image_generation_call":
-            return []
-        return self._image_item(item, _int(payload.get("output_index"), 0))
-
-    def _image_item(self, item: dict, index: int) -> list[Signal]:
-        result = _text(item.get("result"))
-        if not result:
-            # A detailed reason always counts; a bare "failed" (e.g. the repeat in response.completed,
-            # which may have lost the details) only when nothing better is known.
-            if item.get("error"):
-                self.outcome.item_error = error_from_payload(item["error"])
-            elif item.get("status") == "failed" and self.outcome.item_error is None:
-                self.outcome.item_error = error_from_payload({"message": "The image generation failed."})
-            return []
-        if index in self._final_indexes:
-            return []  # the same image, repeated in response.completed
-        self._final_indexes.add(index)
+    def _final(self, b64: str | None, url: str | None, meta: dict | None = None, index: int | None = None) -> Signal:
+        """A final image; ``url`` may be a link or a data URL, ``b64`` bare base64 (or a payload placeholder)."""
+        position = self.outcome.finals if index is None else index
         self.outcome.finals += 1
-        self.outcome.revised_prompt = item.get("revised_prompt") or item.get("prompt") or self.outcome.revised_prompt
-        is_url = result.startswith(("http://", "https://", "data:"))
-        return self._start() + [Signal("final", index=index, b64=None if is_url else result,
-                                       url=result if is_url else None, meta=_meta(item))]
+        return Signal("final", index=position, b64=b64, url=url, meta=meta or {})
 
-    def _completed(self, payload: dict) -> list[Signal]:
-        # The images here repeat those of output_item.done; positions in this list need not match
-        # output_index (relays drop reasoning items), so they are used only when nothing came before.
-        return self._whole_response(payload.get("response") or {}, images=not self._final_indexes)
-
-    def _whole_response(self, response: dict, images: bool = True) -> list[Signal]:
-        self.outcome.response_id = response.get("id") or self.outcome.response_id
-        self.outcome.model = response.get("model") or self.outcome.model
-        if response.get("usage") or response.get("tool_usage"):
-            usage = dict(response.get("usage") or {})
-            if response.get("tool_usage"):
-                usage["tool_usage"] = response["tool_usage"]  # the image's own cost lives here
-            self.outcome.usage = usage
-        signals: list[Signal] = []
-        for position, item in enumerate(response.get("output") or []):
-            if not isinstance(item, dict):
-                continue
-            if item.get("type") == "image_generation_call" and images:
-                signals += self._image_item(item, position)
-            elif item.get("type") == "message" and not self.outcome.text:
-                self._collect_text(item)
-        return signals
-
-    def _failed(self, payload: dict) -> list[Signal]:
-        response = payload.get("response") or {}
-        error = response.get("error") or {"code": "server_error", "message": "The response failed."}
-        raise error_from_payload(error)
-
-    def _incomplete(self, payload: dict) -> list[Signal]:
-        reason = ((payload.get("response") or {}).get("incomplete_details") or {}).get("reason") or "unknown"
-        if reason == "content_filter":
-            raise RelayRejected("The relay stopped the response with its content filter.", code="moderation_blocked")
-        raise RelayFailure(f"The response ended incomplete (reason: {reason}).", code="incomplete")
-
-    def _text_done(self, payload: dict) -> list[Signal]:
-        text = payload.get("text") or payload.get("refusal")
-        if text:
-            self.outcome.text.append(str(text))
-        return []
-
-    def _collect_text(self, item: dict) -> None:
-        for part in item.get("content") or []:
-            if isinstance(part, dict) and (part.get("text") or part.get("refusal")):
-                self.outcome.text.append(str(part.get("text") or part.get("refusal")))
-
-    # -- Images API ---------------------------------------------------------------------------
-
-    def _image_completed(self, payload: dict) -> list[Signal]:
-        if isinstance(payload.get("data"), list):
-            return self._images_body(payload)
-        b64, url = _text(payload.get("b64_json")), _text(payload.get("url"))
-        if payload.get("usage"):
-            self.outcome.usage = payload["usage"]
-        if payload.get("revised_prompt"):
-            self.outcome.revised_prompt = payload["revised_prompt"]
-        if not (b64 or url):
-            return []
-        index = self.outcome.finals
-        self.outcome.finals += 1
-        return self._start() + [Signal("final", index=index, b64=b64, url=url, meta=_meta(payload))]
-
-    def _images_body(self, body: dict) -> list[Signal]:
-        if body.get("usage"):
-            self.outcome.usage = body["usage"]
-        signals = self._start()
-        for entry in body.get("data") or []:
-            if not isinstance(entry, dict):
-                continue
-            b64, url = _text(entry.get("b64_json")), _text(entry.get("url"))
-            if entry.get("revised_prompt"):
-                self.outcome.revised_prompt = entry["revised_prompt"]
-            if b64 or url:
-                index = self.outcome.finals
-                self.outcome.finals += 1
-                signals.append(Signal("final", index=index, b64=b64, url=url, meta=_meta({**body, **entry})))
-        return signals
+    def _found(self, image: str, meta: dict | None = None) -> Signal:
+        """A final image found in a message: a link or a data URL, else base64 (or its placeholder)."""
+        if image.startswith(("http://", "https://", "data:")):
+            return self._final(None, image, meta)
+        return self._final(image, None, meta)
 
 
-def _text(value: object) -> str | None:
+def text_only(text: str) -> ProtocolError:
+    """The model answered in words: its words (bounded), and how to ask again."""
+    shown = text if len(text) <= TEXT_SHOWN else text[:TEXT_SHOWN - 1] + "…"
+    return ProtocolError(f"The relay answered with text instead of an image: \"{shown}\" Ask for the picture outright "
+                         "(\"Generate an image of …\"); it was not retried, as each try may be billed.",
+                         code="text_only")
+
+
+def text_of(value: object) -> str | None:
     """A non-empty string, else None: relays send "" for absent fields, fuzzed ones anything."""
     return value if isinstance(value, str) and value else None
 
 
-def _meta(source: dict) -> dict:
+def meta_of(source: dict) -> dict:
     return {k: source[k] for k in ("size", "output_format", "quality", "background", "mime_type") if source.get(k)}
 
 
-def _int(value: object, default: int) -> int:
+def int_of(value: object, default: int) -> int:
     try:
         return int(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return default
-
-
-_HANDLERS = {
-    "response.queued": Interpreter._queued_shell,
-    "response.created": Interpreter._response_shell,
-    "response.in_progress": Interpreter._response_shell,
-    "response.output_item.added": Interpreter._item_added,
-    "response.image_generation_call.in_progress": Interpreter._called,
-    "response.image_generation_call.generating": Interpreter._generating,
-    "response.image_generation_call.partial_image": Interpreter._partial,
-    "response.image_generation_call.completed": Interpreter._rendered,
-    "response.output_item.done": Interpreter._item_done,
-    "response.completed": Interpreter._completed,
-    "response.failed": Interpreter._failed,
-    "response.incomplete": Interpreter._incomplete,
-    "response.output_text.done": Interpreter._text_done,
-    "response.refusal.done": Interpreter._text_done,
-    "image_generation.partial_image": Interpreter._partial,
-    "image_edit.partial_image": Interpreter._partial,
-    "image_generation.partial_succeeded": Interpreter._partial,
-    "image_edit.partial_succeeded": Interpreter._partial,
-    "image_generation.completed": Interpreter._image_completed,
-    "image_edit.completed": Interpreter._image_completed,
-}
-
-__all__ = ["Interpreter", "Outcome", "Signal", "classify"]

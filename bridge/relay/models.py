@@ -1,104 +1,68 @@
-"""What each known image model takes: one table, applied before anything is sent.
+"""What each known image model takes: one table, applied before anything is sent (``fitting``).
 
-Sources: the openai-python types and their docstrings (the Responses ``image_generation`` tool and
-``ImageEditParams``: sizes, transparent backgrounds, ``input_fidelity``), OpenAI's image generation
-guide for gpt-image-2's pixel limits, and OpenAI's own 400 for ``input_fidelity`` on gpt-image-2. The
-README's "Image models" section shows the table to users.
+GPT image models take ``WIDTHxHEIGHT`` sizes. Sources: the openai-python types and their docstrings
+(the Responses ``image_generation`` tool and ``ImageEditParams``: sizes, transparent backgrounds,
+``input_fidelity``), OpenAI's image generation guide for gpt-image-2's pixel limits, and OpenAI's
+own 400 for ``input_fidelity`` on gpt-image-2.
 
-Relays rename models, so matching is deliberately narrow: a name is known when, after one or more
-leading ``vendor/`` segments (``openai/gpt-image-2``) and a trailing dated snapshot
-(``gpt-image-2-2026-04-21``) are set aside, it is exactly a name in the table, case aside. Anything
-else (``gpt-image-2-all``, ``gpt-image-2-codex``, ``「CS」gpt-image-2``, ``chatgpt-image-latest``, an
-Azure deployment name) is a relay's own model with rules of its own: passed on unchecked.
+Gemini image models ("Nano Banana") take an aspect ratio and a resolution tier instead. Sources:
+Google's image generation guide and model pages (ratios, ``imageSize`` tiers in uppercase, the
+pixels each draws, up to 14 reference images for the 3.x models), the Vertex model card of
+gemini-2.5-flash-image (one resolution, at most 3 input images), and relay docs for the names
+relays sell (``docs/relay-styles.md``).
+
+Names. A GPT name is known when, after leading ``vendor/`` segments (``openai/gpt-image-2``) and a
+dated snapshot (``gpt-image-2-2026-04-21``) are set aside, it is exactly a name in the table, case
+aside; anything else (``gpt-image-2-all``, ``「CS」gpt-image-2``, an Azure deployment) is a relay's
+own model, passed on unchecked. Gemini names are matched more widely, because relays sell them
+under every variation: ``google/`` or ``models/`` prefixes, ``-preview`` (retired by Google in
+mid-2026, still sold), ``-vip``, ``-all``, ``-hd``, a resolution (``-2K``) and dated suffixes, and
+the "nano-banana" aliases. Any other name with "gemini" and "image" (or "nano-banana") in it is
+still of the Gemini family, for ``auto``, with Gemini's common ratios.
 """
 from __future__ import annotations
 
-import math
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
-from ..errors import InputError
-
-if TYPE_CHECKING:
-    from ..user_request import Job
+from .sizes import FLEXIBLE, STANDARD, Sizes, parse
 
 _SNAPSHOT = re.compile(r"-\d{4}-\d{2}-\d{2}$")
-_SIZE = re.compile(r"^(\d+)x(\d+)$")
+_GEMINI_SUFFIX = re.compile(r"-(?:preview|vip|all|hd|exp|latest|[124]k|\d{2}-\d{4}|\d{4}-\d{2}-\d{2})$")
+_GEMINI_NAME = re.compile(r"gemini.*image|nano[-_ ]?banana", re.I)
 
-
-@dataclass(frozen=True)
-class Sizes:
-    """The sizes a model takes: a fixed list, or a rule (``flexible``) with presets to offer."""
-
-    presets: tuple[str, ...]
-    flexible: bool = False
-    multiple: int = 1
-    max_edge: int = 0
-    min_pixels: int = 0
-    max_pixels: int = 0
-    max_ratio: float = 0.0
-    experimental_above: int = 0  # pixel count above which the model calls a size experimental
-
-    def problem(self, width: int, height: int) -> str | None:
-        """Why ``width`` x ``height`` is not a size of this model, or None when it is."""
-        if not self.flexible:
-            return None if f"{width}x{height}" in self.presets else f"it takes only {self.describe()}"
-        if width % self.multiple or height % self.multiple:
-            return f"both sides must be multiples of {self.multiple}"
-        if max(width, height) > self.max_edge:
-            return f"the long side can be at most {self.max_edge} px"
-        if max(width, height) > self.max_ratio * min(width, height):
-            return f"the aspect ratio must be between 1:{self.max_ratio:g} and {self.max_ratio:g}:1"
-        if not self.min_pixels <= width * height <= self.max_pixels:
-            return f"it must have {self.min_pixels:,} to {self.max_pixels:,} pixels"
-        return None
-
-    def nearest(self, width: int, height: int, count: int = 2) -> list[str]:
-        """Valid sizes closest to the request: first in shape (aspect ratio), then in area."""
-        candidates = list(self.presets) + (sorted(self._snapped(width, height)) if self.flexible else [])
-        valid = list(dict.fromkeys(c for c in candidates if self.problem(*_parse(c)) is None))
-        ratio = math.log(width / height)
-
-        def distance(size: str) -> tuple[float, int]:
-            w, h = _parse(size)
-            return round(abs(math.log(w / h) - ratio), 3), abs(w * h - width * height)
-        return sorted(valid, key=distance)[:count]
-
-    def _snapped(self, width: int, height: int) -> set[str]:
-        """The grid sizes around the request once it is brought inside the ratio, pixel and edge limits."""
-        ratio = min(max(width / height, 1 / self.max_ratio), self.max_ratio)
-        area = min(max(width * height, self.min_pixels), self.max_pixels)
-        w, h = math.sqrt(area * ratio), math.sqrt(area / ratio)
-        scale = min(1.0, self.max_edge / max(w, h))
-        w, h = w * scale, h * scale
-        m = self.multiple
-        sides = lambda x: {max(m, (int(x) // m + k) * m) for k in (-1, 0, 1, 2)}  # noqa: E731
-        return {f"{a}x{b}" for a in sides(w) for b in sides(h)}
-
-    def describe(self) -> str:
-        """The sizes in a sentence, for the tool description and --help."""
-        if not self.flexible:
-            return f"{', '.join(self.presets)} or auto"
-        return (f"any WIDTHxHEIGHT with both sides multiples of {self.multiple}, the long side at most "
-                f"{self.max_edge} px, {self.min_pixels:,} to {self.max_pixels:,} pixels and an aspect ratio "
-                f"between 1:{self.max_ratio:g} and {self.max_ratio:g}:1 (more pixels than 2560x1440 is experimental), "
-                f"e.g. {', '.join(self.presets)}; or auto")
+GEMINI_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+# Pixels at 1K; 2K and 4K double and quadruple both sides, 512 halves them.
+_PRO_1K = {"1:1": (1024, 1024), "2:3": (848, 1264), "3:2": (1264, 848), "3:4": (896, 1200), "4:3": (1200, 896),
+           "4:5": (928, 1152), "5:4": (1152, 928), "9:16": (768, 1376), "16:9": (1376, 768), "21:9": (1584, 672),
+           # 3.1 Flash's extreme ratios: a megapixel in that shape, sides multiples of 16.
+           "1:4": (512, 2048), "4:1": (2048, 512), "1:8": (368, 2896), "8:1": (2896, 368)}
+_FLASH25 = {"1:1": (1024, 1024), "2:3": (832, 1248), "3:2": (1248, 832), "3:4": (864, 1184), "4:3": (1184, 864),
+            "4:5": (896, 1152), "5:4": (1152, 896), "9:16": (768, 1344), "16:9": (1344, 768), "21:9": (1536, 672)}
+_SCALE = {"512": 0.5, "1K": 1, "2K": 2, "4K": 4}
 
 
 @dataclass(frozen=True)
 class ModelRule:
     name: str
-    sizes: Sizes
+    sizes: Sizes | None = None  # WIDTHxHEIGHT models
     refuses: tuple[tuple[str, str | None], ...] = ()  # (parameter, value) it rejects; None: any value
     why: str = ""  # what to tell the user about the refused parameters
+    family: str = "gpt"  # gpt | gemini
+    aliases: tuple[str, ...] = ()
+    ratios: tuple[str, ...] = ()  # ratio-and-tier models: the aspect ratios it takes
+    tiers: tuple[str, ...] = ()  # ... and the resolution tiers (imageSize) it takes
+    sends_tier: bool = True  # False: one resolution only, imageSize is never sent
+    max_images: int = 0  # reference images it takes (0: no known limit)
+    pixels: dict = field(default_factory=dict, compare=False)  # ratio -> (w, h) at 1K
 
+    def dims(self, ratio: str, tier: str | None) -> tuple[int, int] | None:
+        base = self.pixels.get(ratio)
+        if base is None:
+            return None
+        scale = _SCALE.get(tier or "1K", 1)
+        return int(base[0] * scale), int(base[1] * scale)
 
-STANDARD = Sizes(presets=("1024x1024", "1536x1024", "1024x1536"))
-FLEXIBLE = Sizes(presets=("1024x1024", "1536x1024", "1024x1536", "2048x1152", "1152x2048", "2560x1440",
-                          "1440x2560", "3840x2160", "2160x3840"),
-                 flexible=True, multiple=16, max_edge=3840, min_pixels=655_360, max_pixels=3840 * 2160,
-                 max_ratio=3.0, experimental_above=2560 * 1440)
 
 # The one table. Names are matched as the module docstring says.
 RULES = (
@@ -109,8 +73,16 @@ RULES = (
     ModelRule("gpt-image-1", STANDARD),
     ModelRule("gpt-image-1-mini", STANDARD, refuses=(("input_fidelity", None),),
               why="gpt-image-1-mini takes no input_fidelity"),
+    ModelRule("gemini-3-pro-image", family="gemini", aliases=("nano-banana-pro", "gemini-3.0-pro-image"),
+              ratios=GEMINI_RATIOS, tiers=("1K", "2K", "4K"), max_images=14, pixels=_PRO_1K),
+    ModelRule("gemini-3.1-flash-image", family="gemini", aliases=("nano-banana-2",),
+              ratios=GEMINI_RATIOS + ("1:4", "4:1", "1:8", "8:1"), tiers=("512", "1K", "2K", "4K"), max_images=14,
+              pixels=_PRO_1K),
+    ModelRule("gemini-2.5-flash-image", family="gemini", aliases=("nano-banana", "gemini-2.5-flash-image-generation"),
+              ratios=GEMINI_RATIOS, tiers=("1K",), sends_tier=False, max_images=3, pixels=_FLASH25),
 )
-_BY_NAME = {rule.name: rule for rule in RULES}
+_BY_NAME = {name: rule for rule in RULES for name in (rule.name, *rule.aliases)}
+GEMINI_FAMILY = ModelRule("gemini image model", family="gemini", ratios=GEMINI_RATIOS, tiers=("1K", "2K", "4K"))
 
 
 def rule_for(model: str | None) -> ModelRule | None:
@@ -118,14 +90,53 @@ def rule_for(model: str | None) -> ModelRule | None:
     if not model:
         return None
     name = model.strip().lower().rsplit("/", 1)[-1]
-    return _BY_NAME.get(_SNAPSHOT.sub("", name))
+    rule = _BY_NAME.get(_SNAPSHOT.sub("", name))
+    if rule is not None:
+        return rule
+    base = gemini_base_name(name)
+    found = _BY_NAME.get(base)
+    return found if found is not None and found.family == "gemini" else None
+
+
+def gemini_base_name(name: str) -> str:
+    """A Gemini name without the suffixes relays add (``-preview``, ``-vip``, ``-2K``, dates), case aside."""
+    name = name.strip().lower().rsplit("/", 1)[-1]
+    while True:
+        shorter = _GEMINI_SUFFIX.sub("", name)
+        if shorter == name:
+            return name
+        name = shorter
+
+
+def name_tier(model: str | None) -> str | None:
+    """The resolution a relay's model name fixes (``gemini-3.1-flash-image-4K``), if any."""
+    match = re.search(r"-([124])k(?:-|$)", (model or "").lower())
+    return f"{match[1]}K" if match else None
+
+
+def family(model: str | None) -> str | None:
+    """``gemini`` or ``gpt`` for the image model families the bridge knows, else None."""
+    rule = rule_for(model)
+    if rule is not None:
+        return rule.family
+    if model and _GEMINI_NAME.search(model):
+        return "gemini"
+    return None
+
+
+def ratio_rule(model: str | None) -> ModelRule | None:
+    """The rule of a model that takes an aspect ratio and a tier (known, or any of the Gemini family)."""
+    rule = rule_for(model)
+    if rule is not None:
+        return rule if rule.ratios else None
+    return GEMINI_FAMILY if family(model) == "gemini" else None
 
 
 def size_problem(model: str | None, size: str) -> tuple[str, list[str]] | None:
     """(why, nearest sizes) when a known model cannot take ``size``; None when it can or is unknown."""
     rule = rule_for(model)
-    parsed = _parse(size)
-    if rule is None or parsed is None:
+    parsed = parse(size)
+    if rule is None or rule.sizes is None or parsed is None:
         return None
     why = rule.sizes.problem(*parsed)
     return None if why is None else (why, rule.sizes.nearest(*parsed))
@@ -142,40 +153,21 @@ def refused(model: str | None, params: dict) -> str | None:
 
 def experimental(model: str | None, size: str) -> bool:
     rule = rule_for(model)
-    parsed = _parse(size)
-    return bool(rule and parsed and rule.sizes.experimental_above
+    parsed = parse(size)
+    return bool(rule and rule.sizes and parsed and rule.sizes.experimental_above
                 and parsed[0] * parsed[1] > rule.sizes.experimental_above)
 
 
 def sizes_text(model: str | None) -> str:
     """One sentence on the sizes the configured model takes."""
-    rule = rule_for(model)
-    if rule is not None:
+    rule, ratios = rule_for(model), ratio_rule(model)
+    if ratios is not None:
+        tiers = ", ".join(ratios.tiers)
+        return (f"The configured image model {model} takes aspect_ratio ({', '.join(ratios.ratios)}) and resolution "
+                f"({tiers}) rather than a size; a WIDTHxHEIGHT size is sent as the nearest ratio and resolution.")
+    if rule is not None and rule.sizes is not None:
         return f"Sizes for the configured image model {model}: {rule.sizes.describe()}."
     if model:
         return (f"The configured image model {model} is not one the bridge knows, so sizes go to the relay "
                 "unchecked; 1024x1024, 1536x1024, 1024x1536 and auto suit every GPT image model.")
     return "No image model is configured; 1024x1024, 1536x1024, 1024x1536 and auto suit every GPT image model."
-
-
-def check(job: Job, model: str | None, *, size_is_default: bool = False) -> list[str]:
-    """Raise InputError (exit 2) when a known model cannot take the job; return warnings otherwise."""
-    problem = size_problem(model, job.size)
-    if problem is not None:
-        why, nearest = problem
-        origin = " (IMAGE_RELAY_DEFAULT_SIZE)" if size_is_default else ""
-        raise InputError(f"Size {job.size}{origin} is not available for {model}: {why}. "
-                         f"Nearest: {', '.join(nearest)}.")
-    rejected = refused(model, {"background": job.background,
-                               "input_fidelity": job.input_fidelity if job.is_edit else None})
-    if rejected is not None:
-        raise InputError(f"{model} does not take {rejected}: {rule_for(model).why}; leave it out.")
-    if experimental(model, job.size):
-        return [f"{job.size} has more pixels than 2560x1440, which {model} calls experimental: it may take longer "
-                "or come back smaller."]
-    return []
-
-
-def _parse(size: str) -> tuple[int, int] | None:
-    match = _SIZE.match(size)
-    return (int(match[1]), int(match[2])) if match and int(match[1]) and int(match[2]) else None

@@ -17,8 +17,10 @@ from ..system.files import replace
 
 DROPPABLE = frozenset({"size", "quality", "background", "output_format", "output_compression", "moderation",
                        "input_fidelity", "partial_images", "negative_prompt", "seed", "n", "action",
-                       "previous_response_id"})
-_UNKNOWN = re.compile(r"(?:unknown|unrecognized|unsupported|unexpected)\s+(?:parameter|field|argument)s?:?\s*"
+                       "previous_response_id",
+                       # chat and Gemini: where the aspect ratio and resolution go, and the output modalities
+                       "extra_body", "image_config", "modalities", "imageConfig", "imageSize", "aspectRatio"})
+_UNKNOWN = re.compile(r"(?:unknown|unrecognized|unsupported|unexpected)\s+(?:parameter|field|argument|name)s?:?\s*"
                       r"['\"`]?([A-Za-z_\[\]0-9.]+)", re.I)
 
 

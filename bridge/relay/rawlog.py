@@ -46,7 +46,9 @@ class RawLog:
 
     def request(self, call: HttpCall, mode: str) -> None:
         self.note(f"request ({mode} mode)")
-        lines = [f"POST {{base}}{call.path}", "Authorization: Bearer [redacted]"]
+        base = "{gemini base}" if call.base else "{base}"
+        key = "Authorization: Bearer [redacted]" if call.key_header == "bearer" else f"{call.key_header}: [redacted]"
+        lines = [f"{call.method} {base}{call.path}", key]
         if call.json is not None:
             lines += ["Content-Type: application/json", "", json.dumps(call.json, ensure_ascii=False)]
         else:

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..images import store
 from ..images.b64 import decode_base64
 from ..errors import ProtocolError, RequestTimeout
-from .events import Interpreter, Signal
+from .events import Signal
 from .diagnose import html_error
 from ..images.integrity import check_image
 from ..images.sniff import ImageInfo
@@ -94,14 +94,18 @@ def _removed_on_error(tmp: Path) -> Iterator[None]:
 
 
 class Receiver:
-    def __init__(self, job: Job, saver: Saver, reporter: Reporter, rawlog: RawLog, cancel: CancelToken,
+    """Reads one answer in the shape of ``style`` (``relay/styles``) and saves its images."""
+
+    def __init__(self, style, job: Job, saver: Saver, reporter: Reporter, rawlog: RawLog, cancel: CancelToken,
                  settings, warnings: list[str], deadline: float) -> None:
         self.job, self.saver, self.reporter, self.rawlog = job, saver, reporter, rawlog
         self.cancel, self.settings, self.warnings, self.deadline = cancel, settings, warnings, deadline
-        self.interpreter = Interpreter()
+        self.interpreter = style.reader()
         self.tally = Tally()
         self._opened = time.monotonic()
-        self.extractor = Extractor(saver.directory, IMAGE_LIMIT)
+        self._saved_hashes: set[str] = set()  # the same image told twice (in images[] and in the text) is saved once
+        self.extractor = Extractor(saver.directory, IMAGE_LIMIT, keys=style.payload_keys, links=style.link_keys,
+                                   text_images=style.text_images)
 
     def consume(self, reply: Reply, stream_expected: bool) -> None:
         """Process the whole answer; raises BridgeError on any failure (images saved so far stay)."""
@@ -112,6 +116,9 @@ class Receiver:
                 self._consume_stream(reply)
             else:
                 self._consume_body(reply)
+            self.extractor.end_of_answer()
+            for signal in self.interpreter.closing():  # images only the whole answer tells (a link in text)
+                self._handle(signal)
         finally:
             self.extractor.close()  # temp files of payloads that were never published
         if self.tally.truncated_events and not self.interpreter.outcome.finals:
@@ -238,6 +245,11 @@ class Receiver:
             if payload.path is None:
                 raise ProtocolError("The relay sent an empty image.", code="bad_image")
             tmp, payload.path = payload.path, None  # the saver publishes (and so removes) it
+            if signal.kind == "final" and payload.sha:
+                if payload.sha in self._saved_hashes:
+                    store.discard_temp(tmp)
+                    return None  # the same image again
+                self._saved_hashes.add(payload.sha)
             return tmp
         inline = signal.b64 or (signal.url if signal.url and signal.url.startswith("data:") else None)
         if inline:  # a field the extractor does not know: small, decoded the old way

@@ -26,7 +26,7 @@ from ..config import Settings
 from ..errors import Cancelled, NetworkError, ProtocolError, RelayRejected, RequestTimeout
 from .diagnose import error_from_body
 from .links import PeerGuard, check_link, link_refused, relay_is_private
-from .call import HttpCall
+from .call import BEARER, HttpCall
 
 READ_SIZE = 65536
 ERROR_BODY_LIMIT = 1 << 20
@@ -195,13 +195,15 @@ def _body(response: requests.Response, settings: Settings, deadline: float, canc
         yield from decoder.feed(data)
 
 
-def _headers(settings: Settings, accept: str, stream: bool) -> dict[str, str]:
+def _headers(settings: Settings, accept: str, stream: bool, key_header: str = BEARER) -> dict[str, str]:
     headers = {"User-Agent": USER_AGENT, "Accept": accept,
                # Streams ask for no compression: a compressing proxy holds SSE back until its buffer
                # fills, which hides progress; whatever arrives compressed is decoded all the same.
                "Accept-Encoding": "identity" if stream else compression.ACCEPTED}
-    if settings.api_key:
+    if settings.api_key and key_header == BEARER:
         headers["Authorization"] = f"Bearer {settings.api_key}"
+    elif settings.api_key:
+        headers[key_header] = settings.api_key  # x-goog-api-key: Gemini's way; never in the URL
     lowered = {k.lower() for k in settings.extra_headers}
     for name in [h for h in headers if h.lower() in lowered]:
         del headers[name]  # the user's own header wins, e.g. an Authorization of another scheme
@@ -216,7 +218,7 @@ def open_call(settings: Settings, call: HttpCall, *, deadline: float, cancel: Ca
     if time.monotonic() >= deadline:
         raise _deadline_error(settings)
     headers = _headers(settings, "text/event-stream, application/json" if call.stream else "application/json",
-                       call.stream)
+                       call.stream, call.key_header)
     # The read timeout also bounds the wait for the first byte, so it never outlives the job's deadline.
     read_timeout = max(0.5, min(settings.idle_timeout, deadline - time.monotonic()))
     kwargs: dict = {"headers": headers, "stream": True, "allow_redirects": False,
@@ -230,7 +232,7 @@ def open_call(settings: Settings, call: HttpCall, *, deadline: float, cancel: Ca
     reset = _ACTIVE_TOKEN.set(cancel)
     with watchdog(cancel, deadline):
         try:
-            response = session.post(f"{settings.base_url}/{call.endpoint}", **kwargs)
+            response = session.request(call.method, f"{call.base or settings.base_url}/{call.endpoint}", **kwargs)
         except Exception as exc:
             session.close()
             cancel.check()
@@ -384,14 +386,17 @@ class ProbeAnswer:
 
 
 def probe(settings: Settings, method: str, path: str, *, json: dict | None = None,
-          files: list[tuple[str, tuple[str, bytes, str]]] | None = None) -> ProbeAnswer:
-    """One small request whose answer is only inspected (doctor); never raises for HTTP errors."""
+          files: list[tuple[str, tuple[str, bytes, str]]] | None = None, base: str | None = None,
+          key_header: str = BEARER) -> ProbeAnswer:
+    """One small request whose answer is only inspected (doctor); never raises for HTTP errors.
+    ``base``: another API prefix than the relay's base (Gemini's)."""
     timeout = min(settings.idle_timeout, settings.total_timeout, 30.0)
     deadline, cancel = time.monotonic() + timeout, CancelToken()
     reset = _ACTIVE_TOKEN.set(cancel)
     try:
         with watchdog(cancel, deadline), _session() as session, session.request(
-                method, f"{settings.base_url}{path}", headers=_headers(settings, "application/json", False),
+                method, f"{base or settings.base_url}{path}", headers=_headers(settings, "application/json", False,
+                                                                             key_header),
                 json=json, files=files, stream=True, allow_redirects=False,
                 timeout=(min(settings.connect_timeout, timeout), timeout)) as response:
             return ProbeAnswer(response.status_code, response.headers.get("Content-Type", ""),

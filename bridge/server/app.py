@@ -34,6 +34,15 @@ DESCRIPTION = """Generate or edit an image through the user's own OpenAI-compati
 Generation usually takes one to three minutes: call once and wait. If the result says the image is still being generated, call again with the job_id it gives (do not start a new generation: that is billed again).
 On success the result's first line is a markdown image tag for the saved file: always put that tag in your reply, on a line of its own, so the user sees the image; a preview of the image is attached for you to look at.
 With `image_paths` the call is an edit of those images (optionally with `mask_path`: transparent pixels, or white on black, mark the area to change). To change an image this tool made earlier ("now make it night"), pass `edit_of` with its saved path (or job id) and say only what to change. When the server runs on another machine (its results give http links, not paths), send the images themselves in `images` (base64) instead, or the img_... id of an image it made for you. On failure the result says the error code, the message and what to do next.
+Shape: `size` (WIDTHxHEIGHT) or `aspect_ratio` (e.g. 16:9) with `resolution` (1K, 2K, 4K): Gemini image models ("Nano Banana") take the ratio and resolution; GPT image models get the nearest size they take.
+Which `api_mode` fits (pass it only when the user asks or the configured one fails):
+| api_mode | fits |
+|---|---|
+| responses | GPT image models on relays with the Responses API (progress, partial images) |
+| images | GPT image models and others on the Images API |
+| chat | image models sold over Chat Completions: OpenRouter, LiteLLM, new-api, "reverse" gpt-image-2 |
+| gemini | Gemini image models (Nano Banana) on relays serving Gemini's native API (new-api and its kin) |
+| auto | picks by the configured model |
 Never print the API key, headers or relay URLs."""
 
 class _Server(MCPServer):
@@ -88,7 +97,9 @@ async def generate_image(
     output_compression: Annotated[int | None, Field(ge=0, le=100, description="0-100, for jpeg and webp only. Default: the configured value (100).")] = None,
     partial_images: Annotated[int | None, Field(ge=0, le=3, description="0-3 progressive previews, saved as they arrive. Default: the configured value (0).")] = None,
     n: Annotated[int | None, Field(ge=1, le=10, description="Number of images, 1-10. Default 1. Several come from one Images API call, or from parallel Responses calls in responses mode.")] = None,
-    api_mode: Annotated[Literal["responses", "images", "auto"] | None, Field(description="Relay API to use. Default: the configured mode. Change only when the user asks or a relay has no Responses API.")] = None,
+    api_mode: Annotated[Literal["responses", "images", "chat", "gemini", "auto"] | None, Field(description="Relay API to use (see the table in the tool description). Default: the configured mode. Change only when the user asks or the relay lacks the configured one.")] = None,
+    aspect_ratio: Annotated[str | None, Field(description="Aspect ratio instead of size, e.g. '16:9', '1:1', '9:16', '21:9'. Gemini models take it as is; GPT models get the nearest size. Default: the configured ratio, if any.")] = None,
+    resolution: Annotated[Literal["512", "1K", "2K", "4K"] | None, Field(description="Resolution with aspect_ratio: 1K, 2K or 4K (512 on gemini-3.1-flash-image). For GPT models the long side: 16:9 at 2K on gpt-image-2 is 2048x1152. Default: the configured one, if any.")] = None,
     moderation: Annotated[Literal["auto", "low"] | None, Field(description="Content filtering of the image model: 'low' is less strict. Default: the model's own (auto).")] = None,
     input_fidelity: Annotated[Literal["high", "low"] | None, Field(description="Edits only: 'high' keeps faces, logos and fine detail of the source images closer. gpt-image-1 and gpt-image-1.5 only (gpt-image-2 always keeps detail; gpt-image-1-mini has none).")] = None,
     negative_prompt: Annotated[str | None, Field(description="What to avoid; sent only when the relay policy is 'compat'.")] = None,

@@ -33,7 +33,7 @@ async def resolve_inputs(args: dict, reader, settings, jobs, ctx):
         sources, previous = (earlier.path, *sources), earlier.response_id
     request = GenerationRequest(
         prompt=args["prompt"], image_paths=tuple(sources), mask_path=mask, size=args.get("size"),
-        quality=args.get("quality"), output_format=args.get("output_format"), background=args.get("background"),
+        aspect_ratio=args.get("aspect_ratio"), resolution=args.get("resolution"), quality=args.get("quality"), output_format=args.get("output_format"), background=args.get("background"),
         output_compression=args.get("output_compression"), partial_images=args.get("partial_images"),
         n=args.get("n") or 1, moderation=args.get("moderation"), input_fidelity=args.get("input_fidelity"),
         negative_prompt=args.get("negative_prompt"), seed=args.get("seed"),

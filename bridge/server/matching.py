@@ -12,8 +12,9 @@ import json
 from dataclasses import asdict
 
 # Settings that decide what the relay is asked for, beside the call's own arguments.
-_SETTINGS = ("api_mode", "text_model", "image_model", "request_policy", "size", "quality", "output_format",
-             "background", "output_compression", "partial_images", "prompt_template", "negative_prompt", "output_dir")
+_SETTINGS = ("api_mode", "text_model", "image_model", "request_policy", "size", "aspect_ratio", "resolution",
+             "quality", "output_format", "background", "output_compression", "partial_images", "prompt_template",
+             "negative_prompt", "output_dir")
 _CHUNK = 1 << 20
 
 
