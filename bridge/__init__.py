@@ -10,7 +10,8 @@ The package reads as the data flows, top to bottom; imports only point down or t
                    |                                      |       server: remote, auth, tokens, callers, downloads,
                    |                                      |       caller_history)
     library/     the page, image-relay-library: main, web, guard (what is refused first), api, views, thumbs,
-                 actions (its billed actions run as server/ jobs), words, language; page/ (package data)
+                 actions (its billed actions run as server/ jobs), words; page/ (package data)
+    doctor/      checks (the checklist: one function per check) · probes (what the relay is asked) · report · view
                    |
     clients/     register (each agent's own way to add the server) · opencode (its config file)
                  · host (which agent started the server)
@@ -30,6 +31,8 @@ The package reads as the data flows, top to bottom; imports only point down or t
                  · pillow (all Pillow use) · b64 · masks (painted masks kept for a job)
                    |
     foundations  config · paths · errors · result · progress · user_request
+                 · i18n (the reader's language; translate() where text meets a person) · catalogue (messages
+                 matched to gettext's templates; locale/ holds them)
     system/      console (UTF-8 streams) · processes (liveness) · uris (file: URIs) · files (replace held files)
     emulator/    a relay on loopback for tests and trials, its routes mirroring relay/styles (responses,
                  images, chat, gemini); it uses images/ and the model table (relay/models and aspect, so

@@ -16,6 +16,7 @@ from . import __version__
 from .config import (API_MODES, BACKGROUNDS, OUTPUT_FORMATS, QUALITIES, REQUEST_POLICIES, RESOLUTIONS, STREAM_CHOICES,
                      load_settings)
 from .errors import BridgeError, Cancelled, ExitCode, InputError
+from .i18n import N_, translate
 from .user_request import GenerationRequest
 from .progress import Progress
 from .result import GenerationResult
@@ -97,8 +98,9 @@ class _Signalled(BaseException):
 
 
 # Windows: Ctrl-Break arrives as SIGBREAK (Ctrl-C as KeyboardInterrupt); TerminateProcess cannot be caught.
-_SIGNALS = {"SIGTERM": (ExitCode.TERMINATED, "Terminated (SIGTERM)"), "SIGHUP": (ExitCode.HANGUP, "Hung up (SIGHUP)"),
-            "SIGBREAK": (ExitCode.INTERRUPTED, "Interrupted (Ctrl-Break)")}
+_SIGNALS = {"SIGTERM": (ExitCode.TERMINATED, N_("Terminated (SIGTERM)")),
+            "SIGHUP": (ExitCode.HANGUP, N_("Hung up (SIGHUP)")),
+            "SIGBREAK": (ExitCode.INTERRUPTED, N_("Interrupted (Ctrl-Break)"))}
 
 
 def _raise_signalled(signum: int, _frame) -> None:
@@ -131,7 +133,7 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: 
                                       exit_code=int(error.exit_code))
         except (KeyboardInterrupt, _Signalled) as stop:
             cancel.cancel()
-            exit_code, what = (ExitCode.INTERRUPTED, "Interrupted") if isinstance(stop, KeyboardInterrupt) else \
+            exit_code, what = (ExitCode.INTERRUPTED, N_("Interrupted")) if isinstance(stop, KeyboardInterrupt) else \
                 _SIGNALS[signal.Signals(stop.signum).name]
             error = Cancelled(f"{what}; nothing more was sent, and partial images already received were kept.",
                               exit_code=exit_code)
@@ -139,8 +141,8 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: 
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-    if result.error:
-        print(f"{PROG}: error: {result.error['message']}", file=stderr, flush=True)
+    if result.error:  # a person reads this line, in their language; the JSON stays English for the model
+        print(translate(f"{PROG}: error: {result.error['message']}"), file=stderr, flush=True)
     write_json(stdout, result.to_dict())
     return result.exit_code
 
@@ -176,7 +178,7 @@ def _run(argv: list[str] | None, stdin: TextIO, stderr: TextIO, cancel: CancelTo
 
         def report(progress: Progress) -> None:
             if show:
-                print(progress.line(), file=stderr, flush=True)
+                print(progress.line(translate(progress.message)), file=stderr, flush=True)
 
         result = record.generate(request, settings, face="cli", on_progress=report, cancel=cancel)
     if show and result.image_paths:

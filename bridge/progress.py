@@ -16,8 +16,9 @@ class Progress:
     total: int
     path: str | None = None  # the file a "partial" or "saved" stage wrote
 
-    def line(self) -> str:
-        return f"[progress] [{self.elapsed:.1f}s] {self.message}"
+    def line(self, message: str | None = None) -> str:
+        """The CLI's progress line; ``message``: the message as the reader is shown it (translated)."""
+        return f"[progress] [{self.elapsed:.1f}s] {self.message if message is None else message}"
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import TextIO
 
 from . import __version__
-from .config import resolve_settings
+from .config import API_MODES, resolve_settings
 from .doctor import diagnose
+from .i18n import translate
 from .relay.models import family
 from .clients.register import CLIENTS, hint, register
 from .paths import user_config_file
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "asked for, hidden, or taken from IMAGE_RELAY_API_KEY)")
     p.add_argument("--text-model", help="the Responses API text model (IMAGE_RELAY_TEXT_MODEL)")
     p.add_argument("--image-model", help="the image model (IMAGE_RELAY_IMAGE_MODEL)")
-    p.add_argument("--api-mode", choices=("responses", "images", "auto"), help="default: what the relay's probes show")
+    p.add_argument("--api-mode", choices=API_MODES, help="default: what the relay's probes show for the image model")
     p.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
                    help="extra request header for a gateway (repeatable); a secret")
     p.add_argument("--non-interactive", action="store_true", help="ask nothing: flags and the environment only")
@@ -69,22 +70,23 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: 
         return 2 if exit_.code else 0
     existing = user_config_file(os.environ)
     if args.register and existing.is_file() and not any(getattr(args, flag) for flag in _RELAY_FLAGS):
-        print(f"Using the user config file {existing} as it is (image-relay-setup --force replaces it).", file=stdout)
+        print(translate(f"Using the user config file {existing} as it is (image-relay-setup --force replaces it)."),
+              file=stdout)
         return 0 if all([register(client, stdout, stderr) for client in args.register]) else 1
     try:
         values = _collect(args, stdin, stdout, ask, ask_secret)
         path = _write(values, args, stdout, ask)
     except SetupFailed as failure:
-        print(f"{PROG}: {failure}", file=stderr)
+        print(f"{PROG}: {translate(str(failure))}", file=stderr)
         return 1
     except (KeyboardInterrupt, EOFError):
-        print(f"\n{PROG}: stopped; nothing was written.", file=stderr)
+        print(f"\n{PROG}: {translate('stopped; nothing was written.')}", file=stderr)
         return 1
-    print(f"Wrote {path} (mode 0600).", file=stdout)
+    print(translate(f"Wrote {path} (mode 0600)."), file=stdout)
     for client in args.register:
         register(client, stdout, stderr)
-    print("\nTo use the bridge from an agent, install its plugin or extension (see the README), or register "
-          "the server:", file=stdout)
+    print("\n" + translate("To use the bridge from an agent, install its plugin or extension (docs/agents.md), or "
+                           "register the server:"), file=stdout)
     for client in CLIENTS:
         if client not in args.register:
             print(f"  {CLIENTS[client].title}: {hint(client)}", file=stdout)
@@ -95,7 +97,7 @@ def _collect(args, stdin: TextIO, stdout: TextIO, ask, ask_secret) -> dict[str, 
     interactive = not args.non_interactive
     base_url = args.base_url or os.environ.get("IMAGE_RELAY_BASE_URL") or ""
     if not base_url and interactive:
-        base_url = ask("Relay base URL (usually ending in /v1): ").strip()
+        base_url = ask(translate("Relay base URL (usually ending in /v1): ")).strip()
     if not base_url.startswith(("http://", "https://")):
         raise SetupFailed("The base URL must start with http:// or https://; pass it with --base-url.")
     if args.api_key_stdin:
@@ -103,7 +105,7 @@ def _collect(args, stdin: TextIO, stdout: TextIO, ask, ask_secret) -> dict[str, 
     else:
         key = os.environ.get("IMAGE_RELAY_API_KEY") or ""
         if not key and interactive:
-            key = ask_secret("API key (hidden): ").strip()
+            key = ask_secret(translate("API key (hidden): ")).strip()
     values = {"IMAGE_RELAY_BASE_URL": base_url.rstrip("/"), "IMAGE_RELAY_API_KEY": key}
     if args.header:
         values["IMAGE_RELAY_EXTRA_HEADERS"] = "; ".join(args.header)
@@ -114,21 +116,20 @@ def _collect(args, stdin: TextIO, stdout: TextIO, ask, ask_secret) -> dict[str, 
         settings = resolve_settings([("setup", values)])
     except Exception as exc:  # noqa: BLE001 - a ConfigError with one sentence
         raise SetupFailed(getattr(exc, "message", str(exc))) from None
-    print("Checking the relay…", file=stdout)
+    print(translate("Checking the relay…"), file=stdout)
     report = diagnose(settings)
     if report.api_mode is None and report.listed is None and not report.routes:
         raise SetupFailed(report.verdict)  # unreachable, a refused key, a web page, a gateway error
     listed = report.listed or []
-    text_model = _pick("text model", args.text_model, [m for m in listed if m not in report.image_models],
-                       interactive, ask, stdout, required=False)
-    image_model = _pick("image model", args.image_model, report.image_models, interactive, ask, stdout,
-                        required=False)
-    for label, model in (("text", text_model), ("image", image_model)):
+    text_model = _pick("text", args.text_model, [m for m in listed if m not in report.image_models], interactive,
+                       ask, stdout)
+    image_model = _pick("image", args.image_model, report.image_models, interactive, ask, stdout)
+    for model in (text_model, image_model):
         if model and listed and model not in listed:
             import difflib
-            near = difflib.get_close_matches(model, listed, n=3, cutoff=0.5)
-            raise SetupFailed(f"The relay does not list the {label} model {model}"
-                              + (f" (nearest: {', '.join(near)})." if near else "."))
+            near = ", ".join(difflib.get_close_matches(model, listed, n=3, cutoff=0.5))
+            raise SetupFailed(f"The relay does not list the model {model} (nearest: {near})." if near else
+                              f"The relay does not list the model {model}.")
     values.update({k: v for k, v in (("IMAGE_RELAY_TEXT_MODEL", text_model),
                                      ("IMAGE_RELAY_IMAGE_MODEL", image_model)) if v})
     mode = args.api_mode or _mode(report.routes, text_model, image_model)
@@ -138,20 +139,23 @@ def _collect(args, stdin: TextIO, stdout: TextIO, ask, ask_secret) -> dict[str, 
     if mode is None:
         raise SetupFailed(report.verdict if report.verdict else "The relay offers none of the image routes.")
     values["IMAGE_RELAY_API_MODE"] = mode
-    print(f"The relay is usable in {mode} mode.", file=stdout)
+    print(translate(f"The relay is usable in {mode} mode."), file=stdout)
     return values
 
 
-def _pick(label: str, given: str | None, offered: list[str], interactive: bool, ask, stdout: TextIO,
-          required: bool) -> str | None:
+def _pick(kind: str, given: str | None, offered: list[str], interactive: bool, ask, stdout: TextIO) -> str | None:
+    """The text or image model: as given, else asked for, the relay's first offer as the default."""
     if given:
         return given
     if not interactive:
         return None
+    models = ", ".join(offered[:20])
     if offered:
-        print(f"The relay offers these {label}s: {', '.join(offered[:20])}", file=stdout)
+        print(translate(f"The relay offers these text models: {models}" if kind == "text" else
+                        f"The relay offers these image models: {models}"), file=stdout)
     default = offered[0] if offered else ""
-    answer = ask(f"{label[0].upper()}{label[1:]}{f' [{default}]' if default else ''}: ").strip()
+    question = translate("Text model (the one that calls the image tool)" if kind == "text" else "Image model")
+    answer = ask(f"{question}{f' [{default}]' if default else ''}: ").strip()
     return answer or default or None
 
 
@@ -171,12 +175,13 @@ def _write(values: dict[str, str], args, stdout: TextIO, ask) -> Path:
         if args.non_interactive and not args.force:
             raise SetupFailed(f"{path} exists; pass --force to replace it (a backup is kept), or edit it by hand.")
         if not args.non_interactive and not args.force:
-            if ask(f"{path} exists. Replace it (a backup is kept)? [y/N] ").strip().lower() not in ("y", "yes"):
+            answer = ask(translate(f"{path} exists. Replace it (a backup is kept)? [y/N] ")).strip().lower()
+            if answer not in ("y", "yes", "是"):
                 raise SetupFailed("Nothing was written.")
         backup = path.with_name(f".env.backup-{time.strftime('%Y%m%d-%H%M%S')}")
         shutil.copy2(path, backup)
         os.chmod(backup, 0o600)
-        print(f"Kept the old file as {backup}.", file=stdout)
+        print(translate(f"Kept the old file as {backup}."), file=stdout)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = "# Written by image-relay-setup.\n" + "".join(f"{k}={_env_value(v)}\n" for k, v in values.items())
     tmp = path.with_name(f".env.{os.getpid()}.tmp")

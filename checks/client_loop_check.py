@@ -403,7 +403,7 @@ def opencode_home(world: World, name: str, recipe: dict | None) -> tuple[Path, d
 
 def opencode(world: World, table: dict) -> None:
     command = ["opencode", "run", "--format", "json", PROMPT]
-    # The README's recipe for a checkout: the launcher as the server, the skill folder on skills.paths.
+    # The recipe for a checkout in docs/agents.md (opencode): the launcher as the server, the skill folder on skills.paths.
     recipe = {"mcp": {SERVER: {"type": "local", "command": ["python3", str(world.repo / "scripts" / "launch_mcp.py"),
                                                             "--wait-default", "540"], "enabled": True, "timeout": 600000}},
               "skills": {"paths": [str(world.repo / "skills")]}}

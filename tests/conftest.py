@@ -24,6 +24,8 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
     monkeypatch.setenv("APPDATA", str(home / "AppData" / "Roaming"))
     monkeypatch.setenv("LOCALAPPDATA", str(home / "AppData" / "Local"))
+    # What a person reads follows their locale; tests read English unless they choose Chinese.
+    monkeypatch.setenv("IMAGE_RELAY_LANG", "en")
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)

@@ -6,8 +6,11 @@ import json
 import uuid
 
 from bridge.doctor import main
+from bridge.doctor.view import MARKS
 from bridge.paths import user_config_file
 from tests.conftest import SENTINEL_KEY
+
+OK, FAIL = MARKS["ok"], MARKS["fail"]  # √ and X on Windows
 
 
 def doctor(*args: str) -> tuple[int, str]:
@@ -17,7 +20,7 @@ def doctor(*args: str) -> tuple[int, str]:
 
 
 def test_healthy_relay_recommends_responses(relay_env, emulator):
-    code, text = doctor()
+    code, text = doctor("--verbose")
     assert code == 0
     assert "IMAGE_RELAY_API_KEY" in text and "set  [the environment]" in text
     assert "http://<host hidden>/v1" in text and str(emulator.port) not in text and SENTINEL_KEY not in text
@@ -106,8 +109,8 @@ def test_misspelled_models_get_the_nearest_names(relay_env, emulator, monkeypatc
 
 
 def test_a_gateway_that_wants_its_own_headers_is_told_so():
-    from bridge.doctor import _failed_verdict
-    verdict = _failed_verdict("GET /models", 400, "The relay rejected the request (HTTP 400): Either x-portkey-config "
+    from bridge.doctor.probes import failed_verdict
+    verdict = failed_verdict("GET /models", 400, "The relay rejected the request (HTTP 400): Either x-portkey-config "
                               "or x-portkey-provider header is required.")
     assert "IMAGE_RELAY_EXTRA_HEADERS" in verdict
 
@@ -121,6 +124,85 @@ def test_gzip_and_extra_headers_reach_the_probes(relay_env, emulator, monkeypatc
     sent = [r for r in emulator.requests if r.options.get("tag") == tag]
     assert len(sent) == 5 and all(r.headers.get("x-portkey-provider") == "provider-SENTINEL" for r in sent)
     assert "provider-SENTINEL" not in text and "x-portkey-provider (value hidden)" in text
+
+
+def test_nothing_configured_leads_with_the_checklist_and_the_verdict():
+    code, text = doctor()
+    lines = text.splitlines()
+    assert code == 1 and lines[0].startswith("[!] Config file: none yet at ")
+    assert lines[2].startswith(f"[{FAIL}] Relay address and key: IMAGE_RELAY_BASE_URL and IMAGE_RELAY_API_KEY not set")
+    assert lines[3].strip().startswith("→ Run image-relay-setup")
+    assert lines[4].startswith("[-] Not checked: Relay reachable, Key accepted")
+    verdict = next(i for i, line in enumerate(lines) if line.startswith("Verdict: not ready. Set IMAGE_RELAY_BASE_URL"))
+    assert verdict <= 7 and "IMAGE_RELAY_DEFAULT_QUALITY" not in text  # the settings wait for --verbose
+    assert "--verbose" in lines[-1]
+
+
+def test_the_checklist_names_each_check_in_order_and_verbose_adds_the_settings(relay_env, emulator):
+    code, text = doctor()
+    marks = [line[:3] + line[4:].split(":")[0] for line in text.splitlines() if line.startswith("[")]
+    assert marks == ["[!]Config file", *(f"[{OK}]{title}" for title in (
+        "Relay address and key", "Relay reachable", "Key accepted", "Models offered", "Image routes", "API mode",
+        "Configured models", "Default size"))]
+    assert text.splitlines()[-2].startswith("Verdict: ready. The relay offers the Responses and Images APIs")
+    assert "IMAGE_RELAY_TIMEOUT" not in text
+    code, verbose = doctor("--verbose")
+    assert "IMAGE_RELAY_TIMEOUT" in verbose and "570.0  [default]" in verbose and "What the relay answered:" in verbose
+    assert verbose.index(f"[{OK}] Configured models") < verbose.index("Settings (value") < verbose.index("Verdict: ready")
+
+
+def test_a_failure_skips_what_depends_on_it_and_json_keeps_the_checklist(relay_env, emulator, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(fault="http-401", tag=uuid.uuid4().hex[:8]))
+    code, text = doctor("--json")
+    report = json.loads(text)
+    status = {line["check"]: line["status"] for line in report["checklist"]}
+    assert status == {"config_file": "warn", "relay_settings": "ok", "relay_reachable": "ok", "key_accepted": "fail",
+                      "models_offered": "skipped", "image_routes": "skipped", "api_mode": "skipped",
+                      "configured_models": "skipped", "default_size": "skipped"}
+    failed = next(line for line in report["checklist"] if line["status"] == "fail")
+    assert failed["fix"].startswith("Check IMAGE_RELAY_API_KEY") and report["verdict"].startswith("The relay refused")
+    assert {"variable": "IMAGE_RELAY_LANG", "value": "en", "source": "the environment"} in report["settings"]
+
+
+def test_a_configured_mode_the_relay_cannot_serve_is_a_warning_with_its_fix(relay_env, emulator, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(fault="no-responses-route", tag=uuid.uuid4().hex[:8]))
+    code, text = doctor()
+    assert code == 0 and "[!] API mode: use images; IMAGE_RELAY_API_MODE=responses needs a route the relay lacks" in text
+    assert "→ Set IMAGE_RELAY_API_MODE=images." in text
+
+
+def test_images_mode_without_an_image_model_is_not_ready(relay_env, emulator, monkeypatch):
+    monkeypatch.delenv("IMAGE_RELAY_IMAGE_MODEL")
+    monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(fault="no-responses-route", tag=uuid.uuid4().hex[:8]))
+    code, text = doctor()
+    assert code == 1 and f"[{FAIL}] Configured models: IMAGE_RELAY_IMAGE_MODEL not set" in text
+
+
+def test_a_check_is_one_function_in_the_list(relay_env, emulator, monkeypatch):
+    from bridge.doctor import CHECKS, check
+    from bridge.doctor.report import warned
+
+    @check("Stand-in check")
+    def stand_in(visit):
+        return warned(f"saw the mode {visit.report.api_mode}", "nothing to do")
+    try:
+        code, text = doctor()
+    finally:
+        CHECKS.remove(("stand_in", "Stand-in check", stand_in))
+    assert code == 0 and "[!] Stand-in check: saw the mode responses\n    → nothing to do" in text
+
+
+def test_chinese_when_chosen_and_the_json_stays_english(relay_env, emulator, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_LANG", "zh-CN")
+    monkeypatch.setenv("IMAGE_RELAY_IMAGE_MODEL", "gpt-imagge-1.5")
+    code, text = doctor()
+    assert code == 1 and f"[{OK}] 中转站可连接：GET /models 返回 HTTP 200" in text
+    assert (f"[{FAIL}] 配置的模型：IMAGE_RELAY_IMAGE_MODEL=gpt-imagge-1.5 不在中转站的模型列表中（最接近的：gpt-image-1.5"
+            in text)
+    assert "结论：还不能使用。" in text and " the relay" not in text and "Verdict" not in text and "Not checked" not in text
+    assert json.loads(doctor("--json")[1])["verdict"].startswith("IMAGE_RELAY_IMAGE_MODEL=gpt-imagge-1.5 is not among")
+    monkeypatch.setenv("IMAGE_RELAY_LANG", "en")
+    assert "Verdict: not ready." in doctor()[1]
 
 
 def test_a_gemini_model_gets_gemini_mode_and_chat_without_a_gemini_route(relay_env, emulator, monkeypatch):

@@ -23,7 +23,7 @@ from tests.test_mcp import SilentRelay, saved
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fresh_jobs")]
 # The official client runs a Windows server in a job object that kills its whole tree and forbids
-# breaking away, so there the worker ends with the server (README, "Jobs that outlive the server").
+# breaking away, so there the worker ends with the server (docs/mcp-server.md, "Jobs that outlive the server").
 outside_windows_job = pytest.mark.skipif(sys.platform == "win32", reason="POSIX only: the MCP client's Windows job object "
                                          "kills the worker with the server")
 

@@ -68,7 +68,7 @@ def litellm(emulator, tmp_path_factory):
         lines += [f"  - model_name: {name}",
                   f"    litellm_params: {{model: {model}, api_base: '{base}', api_key: {UPSTREAM_KEY},"
                   " max_retries: 0, num_retries: 0}"]
-    # LiteLLM's retries bill again on top of the bridge's own: off, as the README says.
+    # LiteLLM's retries bill again on top of the bridge's own: off, as docs/relays.md says.
     lines += ["litellm_settings:", "  num_retries: 0", "router_settings:", "  num_retries: 0",
               "general_settings:", f"  master_key: {MASTER_KEY}"]
     config = work / "config.yaml"

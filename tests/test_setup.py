@@ -97,3 +97,10 @@ def test_a_gemini_image_model_is_set_up_in_the_mode_its_relay_serves(emulator):
                                "--image-model", "gemini-3-pro-image", stdin=SENTINEL_KEY + "\n")
         assert code == 0, err
         assert f"IMAGE_RELAY_API_MODE={mode}" in config().read_text(encoding="utf-8") and f"in {mode} mode" in out
+
+
+def test_every_api_mode_can_be_chosen(emulator):
+    code, out, err = setup("--non-interactive", "--base-url", emulator.url(tag=uuid.uuid4().hex[:8]), "--api-key-stdin",
+                           "--image-model", "gpt-image-1.5", "--api-mode", "chat", stdin=SENTINEL_KEY + "\n")
+    assert code == 0, err
+    assert "IMAGE_RELAY_API_MODE=chat" in config().read_text(encoding="utf-8")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
+from ..i18n import translate
 from . import opencode
 
 SERVER = "image-relay-bridge"
@@ -56,8 +57,8 @@ def register(name: str, out: TextIO, err: TextIO, *, run: Run = subprocess.run,
     client = CLIENTS[name]
     program = which(client.program)
     if program is None:
-        print(f"{client.title} is not installed ({client.program} is not on the PATH); install it, then run "
-              f"image-relay-setup --register {name} again.", file=err)
+        print(translate(f"{client.title} is not installed ({client.program} is not on the PATH); install it, then "
+                        f"run image-relay-setup --register {name} again."), file=err)
         return False
     if name == "opencode":
         return _report(client, opencode.register(SERVER, [COMMAND, *WAIT], int(TIMEOUT_MS)), out, err)
@@ -69,18 +70,20 @@ def register(name: str, out: TextIO, err: TextIO, *, run: Run = subprocess.run,
         run([program, *client.remove[1:]], capture_output=True, text=True, encoding="utf-8", errors="replace")
         done = run(add, capture_output=True, text=True, encoding="utf-8", errors="replace")
     if done.returncode != 0:
-        print(f"{client.program} did not register the server (exit {done.returncode}): "
-              f"{_last_line(done.stderr or done.stdout)} Run it yourself: {command_line(client.add)}", file=err)
+        print(translate(f"{client.program} did not register the server (exit {done.returncode}): "
+                        f"{_last_line(done.stderr or done.stdout)} Run it yourself: {command_line(client.add)}"),
+              file=err)
         return False
-    print(f"Registered {SERVER} with {client.title} in {client.config}: {command_line(client.add)}", file=out)
+    print(translate(f"Registered {SERVER} with {client.title} in {client.config}: {command_line(client.add)}"),
+          file=out)
     return True
 
 
 def _report(client: Client, outcome: opencode.Outcome, out: TextIO, err: TextIO) -> bool:
     if outcome.error:
-        print(f"{client.title}: {outcome.error}", file=err)
+        print(f"{client.title}: {translate(outcome.error)}", file=err)
         return False
-    print(f"Registered {SERVER} with {client.title} in {outcome.path}: {outcome.change}", file=out)
+    print(translate(f"Registered {SERVER} with {client.title} in {outcome.path}: {outcome.change}"), file=out)
     return True
 
 
