@@ -182,7 +182,7 @@ def _run(argv: list[str] | None, stdin: TextIO, stderr: TextIO, cancel: CancelTo
 
         result = record.generate(request, settings, face="cli", on_progress=report, cancel=cancel)
     if show and result.image_paths:
-        print(f"{PROG}: {for_person(result.image_paths)}", file=stderr, flush=True)
+        print(f"{PROG}: {translate(for_person(result.image_paths))}", file=stderr, flush=True)
     if result.ok and settings.cli_open_image and not args.no_open:
         open_image(result.image_paths[0])
     return result

@@ -64,6 +64,13 @@ def test_the_cli_names_the_command_or_links_to_the_running_library(relay_env, a_
     assert "secret-page-token" not in linked.stderr + linked.stdout
 
 
+def test_the_cli_says_it_in_the_readers_language(relay_env, a_library_runs, monkeypatch):
+    monkeypatch.setenv("IMAGE_RELAY_LANG", "zh-CN")
+    run = run_cli("a Chinese lake")
+    assert f"image-relay-generate: 在图片库中查看：http://127.0.0.1:{a_library_runs}/?entry=" in run.stderr
+    assert run.json["ok"] is True  # what the model reads stays English
+
+
 def test_a_library_that_is_gone_is_not_linked(relay_env, tmp_path):
     running.announce(45679, "t")
     state = running.state_file()

@@ -12,6 +12,7 @@ import os
 import time
 from pathlib import Path
 
+from ..i18n import N_
 from ..paths import user_state_dir
 from ..system.processes import is_alive
 
@@ -63,10 +64,10 @@ def for_model(paths: tuple[str, ...] | list[str]) -> str:
 
 
 def for_person(paths: tuple[str, ...] | list[str]) -> str:
-    """The CLI's stderr line after an image."""
+    """The CLI's stderr line after an image (in English: the CLI translates what it prints)."""
     link = _link(paths)
-    return f"See it in your image library: {link}" if link else \
-        f"See it and every image you made in your browser: {COMMAND}"
+    return N_(f"See it in your image library: {link}") if link else \
+        N_(f"See it and every image you made in your browser: {COMMAND}")
 
 
 def _link(paths) -> str | None:

@@ -1,4 +1,5 @@
-"""The library's JSON endpoints, one function each: (status, body). HTTP itself is ``web``'s."""
+"""The library's JSON endpoints, one function each: (status, body), an ``error`` in English (``web``
+shows it in the reader's language). HTTP itself is ``web``'s."""
 from __future__ import annotations
 
 import os
@@ -6,9 +7,11 @@ import time
 from pathlib import Path
 
 from ..errors import BridgeError
+from ..i18n import N_
 from ..history import query, upkeep
 from . import views
 
+NO_ENTRY = N_("There is no such entry in your history.")
 STATUS_WAIT_SECONDS = 1.5  # a job's status waits this long for news, as the card's card_status does
 
 
@@ -36,7 +39,7 @@ def totals(conn, params: dict) -> tuple[int, dict]:
 def detail(conn, ref: str, actions) -> tuple[int, dict]:
     row = query.entry(conn, ref, None)
     if row is None:
-        return 404, {"error": "There is no such entry in your history."}
+        return 404, {"error": NO_ENTRY}
     upkeep.notice_missing(conn, [f["id"] for f in query.files(conn, row["id"])])
     row = query.entry(conn, row["id"], None)
     return 200, views.detail(conn, row, actions.live(row["uid"]) if row["status"] == "running" else None)
@@ -60,7 +63,7 @@ def job(conn, job_id: str, params: dict, actions) -> tuple[int, dict]:
         time.sleep(0.1)
     if row is None:
         if live is None:
-            return 404, {"error": f"There is no image job {job_id[:40]!r} in your history."}
+            return 404, {"error": N_(f"There is no image job {job_id[:40]!r} in your history.")}
         return 200, {"card": views.pending(live)}
     made = views.card(conn, row, files, live)
     if made["status"] == "pending":
@@ -71,7 +74,7 @@ def job(conn, job_id: str, params: dict, actions) -> tuple[int, dict]:
 def action(conn, body: dict, actions) -> tuple[int, dict]:
     row = query.entry(conn, str(body.get("entry", "")), None)
     if row is None:
-        return 404, {"error": "There is no such entry in your history."}
+        return 404, {"error": NO_ENTRY}
     try:
         job_id = actions.start(conn, row, str(body.get("action", "")), n=query.as_int(body.get("n")),
                                index=query.as_int(body.get("index")) or 0, prompt=body.get("prompt"),
@@ -86,9 +89,9 @@ def open_folder(conn, body: dict) -> tuple[int, dict]:
     from ..viewer import open_image
     row = query.entry(conn, str(body.get("entry", "")), None)
     if row is None:
-        return 404, {"error": "There is no such entry in your history."}
+        return 404, {"error": NO_ENTRY}
     folders = [str(Path(f["path"]).parent) for f in query.files(conn, row["id"])]
     folder = next((f for f in folders if os.path.isdir(f)), None)
     if folder is None:
-        return 404, {"error": "That folder is no longer on this machine."}
+        return 404, {"error": N_("That folder is no longer on this machine.")}
     return 200, {"opened": open_image(folder), "folder": folder}  # a viewer opens a folder as it opens a file

@@ -13,6 +13,8 @@ import hmac
 import secrets
 from http.cookies import CookieError, SimpleCookie
 
+from ..i18n import N_
+
 HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
@@ -28,15 +30,15 @@ class Guard:
     def refusal(self, method: str, headers, query_token: str | None = None) -> tuple[int, str] | None:
         """(status, reason) when the request must be refused, else None."""
         if (headers.get("Host") or "").lower() not in self.hosts:
-            return 421, "This library is not reachable under that host name."
+            return 421, N_("This library is not reachable under that host name.")
         origin = headers.get("Origin")
         if origin is not None and origin.rstrip("/").lower() not in self.origins:
-            return 403, "Requests from other sites are not allowed."
+            return 403, N_("Requests from other sites are not allowed.")
         if not (self.has_token(query_token) or self.has_token(self.cookie(headers))):
-            return 403, ("This library needs its key: open the link image-relay-library printed, or run "
-                         "image-relay-library again: it opens the page with its key.")
+            return 403, N_("This library needs its key: open the link image-relay-library printed, or run "
+                           "image-relay-library again: it opens the page with its key.")
         if method not in ("GET", "HEAD") and not self._csrf_ok(headers):
-            return 403, "This action needs the page's own token; reload the page."
+            return 403, N_("This action needs the page's own token; reload the page.")
         return None
 
     def has_token(self, value: str | None) -> bool:

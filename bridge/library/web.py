@@ -17,8 +17,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 from . import api, thumbs
 from .actions import Actions
 from ..history.db import connect
+from ..i18n import N_, language as reader_language, translate
 from .guard import Guard
-from .language import choose
 from .words import strings
 
 MAX_BODY = 32 * 1024 * 1024  # an edit's painted mask, base64
@@ -44,7 +44,7 @@ class LibraryServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), Handler)  # loopback only, whatever the arguments
         self.port = self.server_address[1]
         self.guard = Guard(self.port, token)
-        self.language = language or choose()
+        self.language = language or reader_language()
         self.actions = Actions()
         self._pool: queue.SimpleQueue = queue.SimpleQueue()
         self.quiet = True
@@ -93,7 +93,8 @@ class Handler(BaseHTTPRequestHandler):
         refused = self.server.guard.refusal(method, self.headers, key)
         if refused:
             self.close_connection = True  # a refused request's body is never read
-            return self._send(refused[0], refused[1].encode(), "text/plain; charset=utf-8")
+            return self._send(refused[0], translate(refused[1], self.server.language).encode("utf-8"),
+                              "text/plain; charset=utf-8")
         if key:  # the printed link: its token becomes the cookie, and leaves the address bar
             rest = {k: v for k, v in params.items() if k != "k"}
             target = "/" + ("?" + "&".join(f"{quote(k)}={quote(v[0])}" for k, v in rest.items()) if rest else "")
@@ -178,9 +179,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _api(self, endpoint, argument) -> None:
         if argument is None:
-            return self._send(400, b'{"error": "The request was not JSON."}', "application/json")
-        with self.server.connection() as conn:
-            status, body = endpoint(conn, argument)
+            status, body = 400, {"error": N_("The request was not JSON.")}
+        else:
+            with self.server.connection() as conn:
+                status, body = endpoint(conn, argument)
+        if "error" in body:  # the page shows it: in the reader's language
+            body["error"] = translate(body["error"], self.server.language)
         self._send(status, json.dumps(body, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8",
                    {"Cache-Control": "no-store"})
 
