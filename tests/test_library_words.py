@@ -27,18 +27,13 @@ def test_every_word_of_the_page_has_its_chinese_with_the_same_placeholders():
 
 def test_the_page_speaks_the_readers_language(monkeypatch):
     from bridge.library.web import LibraryServer
-    monkeypatch.setenv("IMAGE_RELAY_LANG", "zh-CN")
-    server = LibraryServer(0)
-    try:
-        assert server.language == "zh-CN"
-    finally:
-        server.server_close()
-    monkeypatch.setenv("IMAGE_RELAY_LANG", "en")
-    server = LibraryServer(0)
-    try:
-        assert server.language == "en"
-    finally:
-        server.server_close()
+    for language in ("zh-CN", "en"):
+        monkeypatch.setenv("IMAGE_RELAY_LANG", language)
+        server = LibraryServer(0)
+        try:
+            assert server.language == language
+        finally:
+            server.server_close()
 
 
 def test_every_word_of_the_card_has_its_chinese():
