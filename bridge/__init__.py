@@ -6,9 +6,9 @@ The package reads as the data flows, top to bottom; imports only point down or t
                    |                                      |       answers; who a call is for: audience (the local
                    |                                      |       user) or callers; jobs: background, runner,
                    |                                      |       worker, matching; what the model and the card
-                   |                                      |       see: replies, card, sources, uploads; a shared
-                   |                                      |       server: remote, auth, tokens, callers, downloads,
-                   |                                      |       caller_history)
+                   |                                      |       see: replies, card, sources, uploads; a call as
+                   |                                      |       an MCP task: tasks; a shared server: remote,
+                   |                                      |       auth, tokens, callers, downloads, caller_history)
     library/     the page, image-relay-library: main, web, guard (what is refused first), api, views, thumbs,
                  actions (its billed actions run as server/ jobs), words; page/ (package data)
     doctor/      checks (the checklist: one function per check) · probes (what the relay is asked) · report · view

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A scripted stand-in for the model behind the agents, to see what a model receives.
 
-It speaks the Anthropic Messages API (``POST /v1/messages``, streamed or not) for Claude Code,
+It speaks the Anthropic Messages API (``POST /v1/messages``, streamed or not; ``standin_anthropic``:
+a deferred tool is looked up through ToolSearch first, by each word of --search) for Claude Code,
 the OpenAI Responses API (``POST /v1/responses``, streamed) for Codex, Chat Completions
 (``standin_chat``) for Qwen Code, opencode and Copilot CLI, and the Gemini API
 (``standin_gemini``) for Gemini CLI; records every request it gets (one JSON line each), and
@@ -9,7 +10,9 @@ plays a short script: call ``generate_image``, read the result, answer. It never
 anything but its clients, on loopback.
 
 Scripts (``--script``):
-  image      call generate_image once with --arguments, then reply with the result's first line
+  image      call generate_image once with --arguments, then reply with the result's first line;
+             when the client says the call runs on in the background (an MCP task), say so at once
+             and reply with the tag when the result comes as a task notification
   recover    call generate_image; when that call fails (a client time limit), wait until an image
              lands in --watch, call generate_image again, and when its result names an earlier
              job id, call generate_image with that job_id; then reply
@@ -28,10 +31,14 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import standin_anthropic
 import standin_chat
 import standin_gemini
 
 TOOL = "generate_image"
+# Claude Code's words when a call became a task, or was moved to the background after two minutes.
+BACKGROUND = re.compile(r"started server-side task|was moved to the background")
+WAITING = "The image is being made in the background; I will show it here as soon as it arrives."
 
 
 class Director:
@@ -57,6 +64,8 @@ class Director:
             earlier = re.search(r"Earlier job (job_[0-9a-f]+)", text)
             if len(results) == 2 and earlier:
                 return "call", {"prompt": self.arguments["prompt"], "job_id": earlier.group(1)}
+        if BACKGROUND.search(text):  # the client runs the call on and brings its result later
+            return "say", WAITING
         first = text.splitlines()[0] if text else ""
         return "say", f"Here is the image:\n\n{first}" if first.startswith("![") else f"It failed: {first}"
 
@@ -69,67 +78,13 @@ class Director:
             time.sleep(0.2)
 
 
-# -- Anthropic Messages (Claude Code) --------------------------------------------------------
-
 PREFER: list[str] = []  # --prefer: among several generate_image tools, the one whose name holds this
+SEARCHES: list[str] = ["image"]  # --search: the words a deferred generate_image is looked up by, in turn
 
 
 def _pick(names: list[str]) -> str | None:
     preferred = [n for n in names if PREFER and PREFER[0] in n]
     return (preferred or names or [None])[0]
-
-
-def anthropic_tool(body: dict) -> str | None:
-    return _pick([t["name"] for t in body.get("tools") or [] if t.get("name", "").endswith(TOOL)])
-
-
-def anthropic_results(body: dict, tool: str | None) -> list[tuple[str, bool]]:
-    ours = {block["id"] for m in body.get("messages", []) if m.get("role") == "assistant"
-            for block in _blocks(m) if block.get("type") == "tool_use" and block.get("name") == tool}
-    out = []
-    for message in body.get("messages", []):
-        for block in _blocks(message):
-            if block.get("type") == "tool_result" and block.get("tool_use_id") in ours:
-                content = block.get("content")
-                text = content if isinstance(content, str) else "".join(
-                    c.get("text", "") for c in content or [] if c.get("type") == "text")
-                out.append((text, bool(block.get("is_error"))))
-    return out
-
-
-def _blocks(message: dict) -> list[dict]:
-    content = message.get("content")
-    return content if isinstance(content, list) else [{"type": "text", "text": content or ""}]
-
-
-def anthropic_events(action: str, value: object, tool: str | None, model: str) -> list[tuple[str, dict]]:
-    message = {"id": "msg_" + uuid.uuid4().hex[:12], "type": "message", "role": "assistant", "model": model,
-               "content": [], "stop_reason": None, "stop_sequence": None,
-               "usage": {"input_tokens": 10, "output_tokens": 1}}
-    events = [("message_start", {"type": "message_start", "message": message})]
-    if action == "call":
-        block = {"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:12], "name": tool, "input": {}}
-        delta = {"type": "input_json_delta", "partial_json": json.dumps(value)}
-        stop = "tool_use"
-    else:
-        block, delta, stop = {"type": "text", "text": ""}, {"type": "text_delta", "text": value}, "end_turn"
-    events += [("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}),
-               ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}),
-               ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-               ("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
-                                  "usage": {"output_tokens": 5}}),
-               ("message_stop", {"type": "message_stop"})]
-    return events
-
-
-def anthropic_message(action: str, value: object, tool: str | None, model: str) -> dict:
-    if action == "call":
-        content = [{"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:12], "name": tool, "input": value}]
-    else:
-        content = [{"type": "text", "text": value}]
-    return {"id": "msg_" + uuid.uuid4().hex[:12], "type": "message", "role": "assistant", "model": model,
-            "content": content, "stop_reason": "tool_use" if action == "call" else "end_turn",
-            "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 5}}
 
 
 # -- OpenAI Responses (Codex) ------------------------------------------------------------------
@@ -219,14 +174,21 @@ class Handler(BaseHTTPRequestHandler):
         if path.endswith("/count_tokens"):
             return self._json(200, {"input_tokens": 10})
         if path.endswith("/messages"):
-            tool = anthropic_tool(body)
+            tool = standin_anthropic.tool(body, _pick)
+            query = standin_anthropic.search_query(body, SEARCHES, tool)
             if not body.get("tools"):  # side requests (titles, summaries): a plain short answer
                 action, value = "say", "ok"
+            elif query is not None:  # the tool is deferred behind ToolSearch: look it up first
+                if standin_anthropic.connecting(body):
+                    time.sleep(1.0)  # its server is still connecting: give it a moment before searching again
+                action, value, tool = "call", {"query": query}, standin_anthropic.SEARCH
+            elif standin_anthropic.wait_for_servers(body, tool):
+                action, value, tool = "call", {}, standin_anthropic.WAIT
             else:
-                action, value = self.server.director.next(tool, anthropic_results(body, tool))
+                action, value = self.server.director.next(tool, standin_anthropic.results(body, tool))
             if body.get("stream"):
-                return self._sse(anthropic_events(action, value, tool, model))
-            return self._json(200, anthropic_message(action, value, tool, model))
+                return self._sse(standin_anthropic.events(action, value, tool, model))
+            return self._json(200, standin_anthropic.message(action, value, tool, model))
         if path.endswith("/chat/completions"):
             return self._chat(body, model)
         if ":" in path.rsplit("/", 1)[-1]:  # Gemini: /v1beta/models/<model>:<method>
@@ -306,9 +268,12 @@ def main() -> None:
     parser.add_argument("--arguments", type=json.loads, default={"prompt": "a red fox in the snow", "size": "1024x1024"})
     parser.add_argument("--watch", type=Path, help="recover: the folder where the image will land")
     parser.add_argument("--prefer", help="among several generate_image tools, use the one whose name holds this")
+    parser.add_argument("--search", default="image",
+                        help="comma-separated words to look a deferred generate_image up by, one search each")
     args = parser.parse_args()
     if args.prefer:
         PREFER.append(args.prefer)
+    SEARCHES[:] = [word for word in args.search.split(",") if word]
     server = Server(("127.0.0.1", args.port), Director(args.script, args.arguments, args.watch), args.record)
     args.port_file.write_text(str(server.server_address[1]), encoding="utf-8")
     server.serve_forever()

@@ -43,7 +43,7 @@ async def test_a_client_without_the_extension_sees_one_tool_and_no_card(mcp_env)
         for name in APP_TOOLS:
             refused = await client.call_tool(name, {"job_id": "job_000000000000"})
             assert refused.is_error and refused.content[0].text == f"Unknown tool: {name}"
-    assert [t.name for t in tools] == ["generate_image"] and tools[0].meta is None
+    assert [t.name for t in tools] == ["generate_image"] and "ui" not in (tools[0].meta or {})
     assert resources == [] and templates == []
     assert CARD_KEY not in (result.meta or {}) and result.structured_content is None
     assert [b.type for b in result.content] == ["text", "image"]
@@ -66,7 +66,7 @@ async def test_a_client_with_the_extension_gets_the_bound_tool_hidden_tools_and_
         tools = {t.name: t for t in (await client.list_tools()).tools}
         resources = (await client.list_resources()).resources
         read = await client.read_resource(CARD_URI)
-    assert tools["generate_image"].meta == {"ui": {"resourceUri": CARD_URI}}
+    assert tools["generate_image"].meta["ui"] == {"resourceUri": CARD_URI}
     for name in APP_TOOLS:
         assert tools[name].meta["ui"]["visibility"] == ["app"]
     assert [str(r.uri) for r in resources] == [CARD_URI]

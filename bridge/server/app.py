@@ -23,7 +23,7 @@ from pydantic import Field
 from .. import __version__
 from ..paths import user_state_dir
 from ..system.console import utf8_stdio
-from . import answers, calls, card
+from . import answers, calls, card, tasks
 from .audience import audience_of
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 DESCRIPTION = """Generate or edit an image through the user's own OpenAI-compatible image relay and save it locally.
 
-Generation usually takes one to three minutes: call once and wait. If the result says the image is still being generated, call again with the job_id it gives (do not start a new generation: that is billed again).
+Generation usually takes one to three minutes: call once. If your client says the call goes on in the background (a server-side task, or a call moved to the background after two minutes, as Claude Code does), the image comes by itself later as a notification that starts with its tag: keep working meanwhile and do not call again for it (stopping that background task does not stop the generation the relay already bills). If the result says the image is still being generated, call again with the job_id it gives (do not start a new generation: that is billed again).
 On success the result's first line is a markdown image tag for the saved file: always put that tag in your reply, on a line of its own, so the user sees the image; a preview of the image is attached for you to look at.
 With `image_paths` the call is an edit of those images (optionally with `mask_path`: transparent pixels, or white on black, mark the area to change). To change an image this tool made earlier ("now make it night"), pass `edit_of` with its saved path (or job id) and say only what to change. When the server runs on another machine (its results give http links, not paths), send the images themselves in `images` (base64) instead, or the img_... id of an image it made for you. On failure the result says the error code, the message and what to do next.
 Shape: `size` (WIDTHxHEIGHT) or `aspect_ratio` (e.g. 16:9) with `resolution` (1K, 2K, 4K): Gemini image models ("Nano Banana") take the ratio and resolution; GPT image models get the nearest size they take.
@@ -44,6 +44,12 @@ Which `api_mode` fits (pass it only when the user asks or the configured one fai
 | gemini | Gemini image models (Nano Banana) on relays serving Gemini's native API (new-api and its kin) |
 | auto | picks by the configured model |
 Never print the API key, headers or relay URLs."""
+
+# Claude Code (2.1.332) defers plugin tools behind its ToolSearch, which scores a query's words against
+# the tool's name, description and this hint, each word matched whole (a JavaScript \b...\b, ASCII-only):
+# a Chinese word counts only between ASCII word characters, hence the underscores.
+SEARCH_HINT = "image picture photo draw drawing paint illustration art _图片_图像_画图_绘图_照片_插图_"
+
 
 class _Server(MCPServer):
     async def get_prompt(self, name, arguments=None, context=None):
@@ -62,17 +68,22 @@ class _Server(MCPServer):
         return await super().list_tools()
 
 
-def _model_sizes() -> str:
+def _settings():
     from ..config import load_settings
+    return load_settings(fallback=_FALLBACK)
+
+
+def _model_sizes() -> str:
     from ..errors import BridgeError
     from ..relay.models import sizes_text
     try:
-        return sizes_text(load_settings(fallback=_FALLBACK).image_model)
+        return sizes_text(_settings().image_model)
     except BridgeError:
         return sizes_text(None)
 
 
 _card = card.Card(lambda: _jobs())  # only clients that render MCP Apps see it
+_tasks = tasks.Tasks(lambda: _jobs(), lambda: _settings())  # only clients that declare the extension see it
 # What to do with a result is said here and in the description, which every client's model reads as
 # instructions: Gemini CLI wraps tool results in <untrusted_context> and tells its model to ignore
 # directives inside; the result itself still leads with the tag.
@@ -80,12 +91,15 @@ server = _Server("image-relay-bridge", version=__version__,
                  instructions="Use generate_image to create or edit images. Its result starts with a markdown image "
                               "tag for the saved file: put that tag in your reply, on a line of its own, so the user "
                               "sees the image. If a result says the image is still being generated, call again with "
-                              "its job_id instead of starting a new, billed generation.", extensions=[_card])
+                              "its job_id instead of starting a new, billed generation; if the client runs the call "
+                              "in the background, its image arrives later as a notification.",
+                 extensions=[_card, _tasks])
 _card.install(server)
 
 
-@server.tool(name="generate_image", description=DESCRIPTION, annotations=ToolAnnotations(
-    title="Generate image", readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True))
+@server.tool(name="generate_image", description=DESCRIPTION, meta={"anthropic/searchHint": SEARCH_HINT},
+             annotations=ToolAnnotations(title="Generate image", readOnlyHint=False, destructiveHint=False,
+                                         idempotentHint=False, openWorldHint=True))
 async def generate_image(
     prompt: Annotated[str, Field(description="What to draw, or for an edit what to change. Plain language; up to 32000 characters.")],
     image_paths: Annotated[list[str] | None, Field(description="Absolute paths of up to 16 PNG/JPEG/WebP images to edit. Omit to generate a new image.")] = None,
@@ -131,6 +145,9 @@ async def generate_image(
         return answers.refused(error, jobs, reader, ctx)
     if isinstance(found, dict):  # a job of an earlier server: finished, lost, or queued there
         return await answers.from_record(found, jobs, settings, reader, joined)
+    handed = tasks.hand_over(found, joined)  # a client that takes tasks polls the job instead of waiting here
+    if handed is not None:
+        return handed
     await calls.wait(found, settings, ctx, reader)
     return await answers.settled(found, settings, jobs, reader, ctx, joined)
 

@@ -59,6 +59,7 @@ class Job:
     deadline: float | None = None  # when a silent worker is given up on
     finished: float | None = None
     shown: set[str] = field(default_factory=set)  # saved images a call or notice already named
+    watched_until: float = 0.0  # a client polls it as an MCP task until then (``tasks``): no notice names it
 
     @property
     def saved(self) -> list[str]:
@@ -84,6 +85,14 @@ class Job:
 
     def elapsed(self) -> float:
         return time.time() - self.started
+
+    def let_go(self, stop: bool) -> None:
+        """Whoever waited for it gave up: a job still in line is dropped (nothing was sent, so nothing is
+        lost by not sending it); ``stop`` also stops one that runs."""
+        if not any(p.stage != "waiting" for p in self.progress):
+            self.dropped = True
+        if stop and self.cancel is not None:
+            self.cancel.cancel()
 
 
 class Jobs:
@@ -304,7 +313,8 @@ class Jobs:
             if not record.get("reported") and record.get("owner") == owner and not self._claimed(record["id"]):
                 out.append(record)
         for job in live:
-            if job.owner != owner or job.reported or job.waiters or (job.done.is_set() and self._claimed(job.id)):
+            if job.owner != owner or job.reported or job.waiters or job.watched_until > time.time() \
+                    or (job.done.is_set() and self._claimed(job.id)):
                 continue
             if not job.done.is_set():
                 fresh = [p for p in job.saved if p not in job.shown]
@@ -461,10 +471,7 @@ async def wait(job: Job, budget: float, *, sleep: Callable, forward: Callable | 
                 return job.done.is_set()
             await sleep(min(poll, remaining))
     except BaseException:
-        if not any(p.stage != "waiting" for p in job.progress):
-            job.dropped = True  # still in line: nothing was sent, so nothing is lost by not sending it
-        if stop_on_cancel and job.cancel is not None:
-            job.cancel.cancel()
+        job.let_go(stop_on_cancel)
         raise
     finally:
         job.waiters -= 1

@@ -80,11 +80,7 @@ async def wait(job, settings, ctx, reader) -> bool:
     ticker = _Ticker(ctx)
 
     async def forward(progress) -> None:
-        message = progress.message
-        if reader.file_link is not None and progress.path:  # a saved or partial image: its link, never its path
-            link = reader.file_link(progress.path)
-            message = message.replace(progress.path, link) if progress.path in message else f"{message} {link}"
-        await ticker.send(progress.step, progress.total, message)
+        await ticker.send(progress.step, progress.total, told(progress, reader))
 
     async with anyio.create_task_group() as group:
         group.start_soon(ticker.heartbeat)
@@ -102,6 +98,15 @@ async def wait(job, settings, ctx, reader) -> bool:
         # is handled after the result it belongs to; give the last ones a moment to be read first.
         await anyio.sleep(0.1)
     return done
+
+
+def told(progress, reader) -> str:
+    """A progress event as the reader is told it: a saved or partial image by its link, never its path."""
+    message = progress.message
+    if reader.file_link is not None and progress.path:
+        link = reader.file_link(progress.path)
+        message = message.replace(progress.path, link) if progress.path in message else f"{message} {link}"
+    return message
 
 
 class _Ticker:
