@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .background import Job, record_tags
+from ..history.running import for_model
 from ..result import GenerationResult, markdown_image
 
 # What the model should do next, by error code; the message itself says what happened.
@@ -50,6 +51,8 @@ def success_text(result: GenerationResult, link: Callable[[str], str] | None = N
     lines += [f"Warning: {w}" for w in result.warnings]
     lines.append("Show the image to the user with the markdown tag above." if len(tags) == 1 else
                  "Show the images to the user with the markdown tags above.")
+    if not link:  # a remote caller's images are links already; the library is the server machine's
+        lines.append(for_model(result.image_paths))
     return "\n".join(lines)
 
 
@@ -64,6 +67,8 @@ def failure_text(result: GenerationResult, claude_plugin: bool = False,
         lines.append(f"The best partial image was kept: {markdown_image(where(result.image_paths[0]), result.alt_text, **_url)}")
     elif result.partial_image_paths:
         lines.append(f"A partial image was kept: {markdown_image(where(result.partial_image_paths[-1]), result.alt_text, **_url)}")
+    if not link and (result.image_paths or result.partial_image_paths):
+        lines.append(for_model(result.image_paths or result.partial_image_paths[-1:]))
     lines.append(f"Next: {_NEXT.get(code, _DEFAULT_NEXT)}{_CLAUDE_PLUGIN_NEXT.get(code, '') if claude_plugin else ''}")
     return "\n".join(lines)
 
