@@ -8,11 +8,16 @@ The package reads as the data flows, top to bottom; imports only point down or t
                    |                                      |       worker, matching; what the model and the card
                    |                                      |       see: replies, card, sources, uploads; a call as
                    |                                      |       an MCP task: tasks; a shared server: remote,
-                   |                                      |       auth, tokens, callers, downloads)
+                   |                                      |       auth, tokens, callers, downloads, caller_history)
+    library/     the page, image-relay-library: main, web, guard (what is refused first), api, views, thumbs,
+                 actions (its billed actions run as server/ jobs), words; page/ (package data)
     doctor/      checks (the checklist: one function per check) · probes (what the relay is asked) · report · view
+                   |
     clients/     register (each agent's own way to add the server) · opencode (its config file)
                  · host (which agent started the server)
                    |
+    history/     record (the one call every face makes: core's generate_image, recorded) · db · schema
+                 · entries · query · search · cost · upkeep · importer · running (where a library page listens)
     composer     core · fanout · summary    (settings -> the user's request -> relay call -> image files -> result)
                    |
     relay/       styles/ (one module per upstream shape, each building its call and reading its answer:
@@ -27,7 +32,7 @@ The package reads as the data flows, top to bottom; imports only point down or t
                  · receive · rawlog
                    |
     images/      store (names, atomic writes) · integrity (whole-image checks) · sniff (format, size)
-                 · pillow (all Pillow use) · b64
+                 · pillow (all Pillow use) · b64 · masks (painted masks kept for a job)
                    |
     foundations  config · paths · errors · result · progress · user_request
                  · i18n (the reader's language; translate() where text meets a person) · catalogue (messages

@@ -15,7 +15,6 @@ from typing import TextIO
 from . import __version__
 from .config import (API_MODES, BACKGROUNDS, OUTPUT_FORMATS, QUALITIES, REQUEST_POLICIES, RESOLUTIONS, STREAM_CHOICES,
                      extra_body, load_settings)
-from .core import generate_image
 from .errors import BridgeError, Cancelled, ExitCode, InputError
 from .i18n import N_, translate
 from .user_request import GenerationRequest
@@ -24,6 +23,8 @@ from .result import GenerationResult
 from .system.console import utf8_stdio, write_json
 from .relay.transport import CancelToken
 from .viewer import open_image
+from .history import record
+from .history.running import for_person
 
 PROG = "image-relay-generate"
 EMULATOR_KEY = "sk-emulator-local-key"
@@ -202,7 +203,9 @@ def _run(argv: list[str] | None, stdin: TextIO, stderr: TextIO, cancel: CancelTo
             if show:
                 print(progress.line(translate(progress.message)), file=stderr, flush=True)
 
-        result = generate_image(request, settings, on_progress=report, cancel=cancel)
+        result = record.generate(request, settings, face="cli", on_progress=report, cancel=cancel)
+    if show and result.image_paths:
+        print(f"{PROG}: {translate(for_person(result.image_paths))}", file=stderr, flush=True)
     if result.ok and settings.cli_open_image and not args.no_open:
         open_image(result.image_paths[0])
     return result

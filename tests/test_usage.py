@@ -81,8 +81,9 @@ def test_several_responses_calls_add_their_usage(relay_env, emulator, monkeypatc
 
 
 @pytest.mark.anyio
-async def test_the_tool_texts_last_line_and_the_job_record_carry_usage(relay_env, emulator, monkeypatch, fresh_jobs,
-                                                                       mcp_env):
+async def test_the_tool_text_and_the_job_record_carry_usage(relay_env, emulator, monkeypatch, fresh_jobs, mcp_env):
+    """The usage line is the last of the result's own lines; only the library's line for clients that
+    show no image comes after it."""
     from mcp import Client
     from bridge.paths import user_state_dir
     from bridge.server.app import server
@@ -91,8 +92,9 @@ async def test_the_tool_texts_last_line_and_the_job_record_carry_usage(relay_env
     async with Client(server) as client:
         result = await client.call_tool("generate_image", {"prompt": "a heron with a bill"})
     assert result.is_error is False
-    last = result.content[0].text.splitlines()[-1]
-    assert last.startswith("Usage reported by the relay: ") and "image tokens" in last
+    *_, spent, library = result.content[0].text.splitlines()
+    assert spent.startswith("Usage reported by the relay: ") and "image tokens" in spent
+    assert library.startswith("Not shown in this client")
     (record,) = [json.loads(p.read_text()) for p in (user_state_dir() / "jobs").glob("job_*.json")]
     assert record["usage"]["image_tokens"] > 0
 

@@ -13,6 +13,7 @@ time-out, a cancelled call) when a call names its ``job_id``.
 """
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import re
@@ -33,6 +34,8 @@ JOIN_SECONDS = 3600  # an identical call joins a finished job whose result nobod
 _RECORD = re.compile(r"^job_[0-9a-f]+\.json$")
 FINISHING_GRACE = 10.0  # past the budget, a job whose final image is in still gets this long to finish
 Work = Callable[["Job"], GenerationResult]
+# Which face starts the jobs of this call (the history records it): the card sets "card" around its calls.
+FACE: contextvars.ContextVar[str] = contextvars.ContextVar("image_job_face", default="mcp")
 
 
 @dataclass
@@ -50,6 +53,7 @@ class Job:
     reported: bool = False  # a call has returned its outcome
     cancel: object | None = None  # the CancelToken the work polls
     owner: str | None = None  # the authenticated caller of a shared server (auth.owner_of); None: local
+    face: str = "mcp"  # who started it, for the history: mcp, card or library
 
     partial_paths: list[str] = field(default_factory=list)
     persist: Callable[[], None] | None = None  # rewrites the job's record
@@ -119,9 +123,10 @@ class Jobs:
         self._mark_lost_and_prune()
 
     def start(self, prompt: str, work: Work, cancel: object | None = None, owner: str | None = None, *,
-              key: str | None = None) -> Job:
+              key: str | None = None, face: str | None = None) -> Job:
         """Run ``work`` in a thread of its own; ``cancel`` (a CancelToken) is what stops it."""
-        job = Job(id="job_" + secrets.token_hex(6), prompt=prompt[:120], cancel=cancel, owner=owner, key=key)
+        job = Job(id="job_" + secrets.token_hex(6), prompt=prompt[:120], cancel=cancel, owner=owner, key=key,
+                  face=face or FACE.get())
         with self._lock:
             self._jobs[job.id] = job
         job.persist = lambda: self._write(job, "running")

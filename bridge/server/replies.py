@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .background import Job, record_tags
+from ..history.running import for_model
 from ..result import GenerationResult, markdown_image
 
 # What the model should do next, by error code; the message itself says what happened.
@@ -53,7 +54,9 @@ def success_text(result: GenerationResult, link: Callable[[str], str] | None = N
     from ..relay.usage import text as usage_text
     spent = usage_text(result.usage)
     if spent:
-        lines.append(spent)  # what the relay says the call cost, last
+        lines.append(spent)  # what the relay says the call cost: the last of the result's own lines
+    if not link:  # a remote caller's images are links already; the library is the server machine's
+        lines.append(for_model(result.image_paths))
     return "\n".join(lines)
 
 
@@ -75,6 +78,8 @@ def failure_text(result: GenerationResult, claude_plugin: bool = False,
         lines.append(f"The best partial image was kept: {markdown_image(where(result.image_paths[0]), result.alt_text, **_url)}")
     elif result.partial_image_paths:
         lines.append(f"A partial image was kept: {markdown_image(where(result.partial_image_paths[-1]), result.alt_text, **_url)}")
+    if not link and (result.image_paths or result.partial_image_paths):
+        lines.append(for_model(result.image_paths or result.partial_image_paths[-1:]))
     lines.append(f"Next: {_NEXT.get(code, _DEFAULT_NEXT)}{_CLAUDE_PLUGIN_NEXT.get(code, '') if claude_plugin else ''}")
     return "\n".join(lines)
 

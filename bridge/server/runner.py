@@ -44,7 +44,8 @@ def run_in_worker(job, request, settings, base_dir: Path, folder: Path, cancel) 
     job.deadline = round(time.time() + settings.total_timeout + DEADLINE_MARGIN, 3)
     if job.persist is not None:
         job.persist()  # from here a later server finds the worker, whatever happens to this one
-    order = order_for(job.id, folder, request, settings, base_dir, settings.mcp_cancel_stops_job)
+    order = order_for(job.id, folder, request, settings, base_dir, settings.mcp_cancel_stops_job,
+                      face=job.face, owner=job.owner)
 
     def tell(text: bytes) -> None:
         try:

@@ -49,7 +49,7 @@ def main() -> int:
 
 def _run(order: dict, events: Path, cancel):
     from ..config import Settings
-    from ..core import generate_image
+    from ..history import record
     from ..user_request import GenerationRequest
 
     settings = Settings(**order["settings"])
@@ -58,8 +58,9 @@ def _run(order: dict, events: Path, cancel):
         def on_progress(progress) -> None:
             log.write(json.dumps(asdict(progress), ensure_ascii=False) + "\n")
             log.flush()
-        return generate_image(request, settings, on_progress=on_progress, cancel=cancel,
-                              base_dir=Path(order["base_dir"]))
+        return record.generate(request, settings, face=order.get("face") or "mcp", on_progress=on_progress,
+                               cancel=cancel, base_dir=Path(order["base_dir"]), job_id=order["job"],
+                               owner=order.get("owner"))
 
 
 def _listen(cancel, stop_when_orphaned: bool) -> None:
@@ -75,12 +76,15 @@ def _listen(cancel, stop_when_orphaned: bool) -> None:
         cancel.cancel()
 
 
-def order_for(job_id: str, folder: Path, request, settings, base_dir: Path, stop_when_orphaned: bool) -> bytes:
-    """The one line a worker reads: everything it needs, secrets included (it goes down a pipe)."""
+def order_for(job_id: str, folder: Path, request, settings, base_dir: Path, stop_when_orphaned: bool, *,
+              face: str = "mcp", owner: str | None = None) -> bytes:
+    """The one line a worker reads: everything it needs, secrets included (it goes down a pipe);
+    ``face`` and ``owner`` are what the history records of who started it."""
     plain = {f.name: getattr(settings, f.name) for f in fields(settings)}
     plain["extra_headers"], plain["sources"] = dict(settings.extra_headers), dict(settings.sources)
     return (json.dumps({"job": job_id, "folder": str(folder), "settings": plain, "request": asdict(request),
-                        "base_dir": str(base_dir), "stop_when_orphaned": stop_when_orphaned},
+                        "base_dir": str(base_dir), "stop_when_orphaned": stop_when_orphaned, "face": face,
+                        "owner": owner},
                        ensure_ascii=False) + "\n").encode("utf-8")
 
 
