@@ -6,7 +6,10 @@ budget, and a call that is cancelled or gives up leaves the job running to its e
 recorded on disk (small JSON, never a secret) in the user's job folder, so any later server of
 the same user reports them: one whose server died while its worker ran on is adopted (followed
 to its end), one whose worker finished is reported as finished, and only a job whose worker is
-gone without a result is reported as lost, with its best partial image if one was saved.
+gone without a result is reported as lost, with its best partial image if one was saved — unless
+the relay had answered with an async task: such a job is resumed by polling its task (a new worker,
+``runner.resume``), never by generating again, and so is a job that stopped while polling (its
+time-out, a cancelled call) when a call names its ``job_id``.
 """
 from __future__ import annotations
 
@@ -60,6 +63,9 @@ class Job:
     finished: float | None = None
     shown: set[str] = field(default_factory=set)  # saved images a call or notice already named
     watched_until: float = 0.0  # a client polls it as an MCP task until then (``tasks``): no notice names it
+    relay_task: str | None = None  # the relay's async task, once it answered one (from the worker's progress)
+    order: dict | None = None  # what resuming the task needs (``runner``): output folders, the relay's hash
+    resumes: int = 0  # times its task was taken up again by a new worker
 
     @property
     def saved(self) -> list[str]:
@@ -69,6 +75,10 @@ class Job:
     def on_progress(self, progress: Progress) -> None:
         """The work's progress callback (runs in the job's thread)."""
         self.progress.append(progress)
+        if progress.task and progress.task != self.relay_task:
+            self.relay_task = progress.task
+            if self.persist is not None:
+                self.persist()  # a job whose worker dies while polling is resumed from its record
         if progress.stage == "partial" and progress.path:
             self.partial_paths.append(progress.path)
             if self.persist is not None:
@@ -98,8 +108,9 @@ class Job:
 class Jobs:
     """The jobs of one server: started here, or recorded on disk by this or an earlier server."""
 
-    def __init__(self, state_dir: Path, max_jobs: int = 4) -> None:
+    def __init__(self, state_dir: Path, max_jobs: int = 4, resume: Callable | None = None) -> None:
         self.dir = state_dir
+        self.resume = resume  # resume(job, folder) -> GenerationResult: polls a job's task in a new worker
         self.max_jobs = max_jobs  # jobs that talk to the relay at once; the rest wait in order
         self._jobs: dict[str, Job] = {}
         self._announced: set[str] = set()  # running jobs already named in a notice
@@ -160,7 +171,8 @@ class Jobs:
                 return self._jobs[record["id"]]
             job = Job(id=record["id"], prompt=record.get("prompt", ""), started=record.get("started", time.time()),
                       key=record.get("key"), owner=record.get("owner"), worker=record.get("worker"),
-                      deadline=record.get("deadline"))  # its partials come back as its events are replayed
+                      deadline=record.get("deadline"), relay_task=record.get("relay_task"), order=record.get("order"),
+                      resumes=record.get("resumes", 0))  # its partials come back as its events are replayed
             self._jobs[job.id] = job
         job.persist = lambda: self._write(job, "running")
 
@@ -280,9 +292,37 @@ class Jobs:
             return self._adopt(record)
         if not record.get("worker") and is_alive(record.get("pid")):
             return record  # waiting for a slot in a live server: that server runs it
+        revived = self.revive(record)
+        if revived is not record:
+            return revived  # its worker died while the relay's task ran: polled again, not generated again
         record["status"] = "lost"
         self._dump(record)
         return record
+
+    def revive(self, found: Job | dict) -> Job | dict:
+        """A job that stopped while the relay's task ran (its worker died, its time-out passed, its call
+        was cancelled), taken up again by polling the task in a new worker; anything else as it was."""
+        record = found if isinstance(found, dict) else self._record(found, "done" if found.done.is_set() else "running")
+        if isinstance(found, Job) and not found.done.is_set():
+            return found
+        error = record.get("error") or {}
+        stopped = record.get("status") == "running" or (not record.get("ok") and error.get("task_id")
+                                                         and error.get("code") in RESUMABLE)
+        task = error.get("task_id") or record.get("relay_task") or _task_in_events(self.dir, record["id"])
+        if not (stopped and task and record.get("order") and self.resume is not None) \
+                or record.get("resumes", 0) >= MAX_RESUMES:
+            return found
+        job = Job(id=record["id"], prompt=record.get("prompt", ""), started=time.time(), key=record.get("key"),
+                  owner=record.get("owner"), relay_task=task, order=record["order"], resumes=record.get("resumes", 0))
+        with self._lock:
+            self._jobs[job.id] = job
+        job.persist = lambda: self._write(job, "running")
+        job.persist()
+
+        def run() -> None:
+            job.result = self.resume(job, self.dir)
+
+        return self._run(job, run)
 
     def mark_reported(self, job_id: str) -> None:
         try:  # one marker per job, whichever server reports it: no later server reports it again
@@ -342,6 +382,10 @@ class Jobs:
         record = {"id": job.id, "status": status, "pid": os.getpid(), "started": round(job.started, 3),
                   "prompt": job.prompt, "reported": job.reported, "partial_image_paths": list(job.partial_paths),
                   "key": job.key, "worker": job.worker, "deadline": job.deadline}
+        if job.relay_task is not None:
+            record.update(relay_task=job.relay_task, order=job.order, resumes=job.resumes)
+        elif job.order is not None:
+            record["order"] = job.order
         if job.owner is not None:
             record["owner"] = job.owner
         if job.result is not None:
@@ -405,6 +449,30 @@ class Jobs:
 
 
 _NOT_JOINED = ("lost", "interrupted")  # an identical call starts afresh after these
+# A job that ended with one of these while the relay's task ran is taken up again by a call naming it.
+RESUMABLE = ("deadline", "timeout", "idle_timeout", "interrupted", "lost", "cannot_connect", "connection_broken",
+             "connection_closed", "relay_error", "rate_limited")
+MAX_RESUMES = 3  # a worker that keeps dying is not started again and again
+
+
+def _task_in_events(folder: Path, job_id: str) -> str | None:
+    """The relay's task a job's worker named in its progress (for a job whose server died before it
+    recorded it): the last one in its events file, read to at most 1 MiB."""
+    try:
+        with open(folder / f"{job_id}.events", "rb") as handle:
+            lines = handle.read(1 << 20).splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            task = json.loads(line).get("task")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(task, str) and task:
+            return task
+    return None
+
+
 KEEP_RUNNING_SECONDS = 3600  # a running job's record is rewritten at least at its start; jobs end within this
 
 
@@ -416,7 +484,7 @@ def _result_fields(result: GenerationResult) -> dict:
     return dict(ok=result.ok, image_paths=list(result.image_paths), partial_image_paths=list(result.partial_image_paths),
                 alt_text=result.alt_text, error=result.error, actual_size=result.actual_size,
                 output_format=result.output_format, bytes=result.bytes, elapsed_seconds=result.elapsed_seconds,
-                response_ids=dict(result.response_ids))
+                response_ids=dict(result.response_ids), usage=result.usage)
 
 
 def saved_result(job: Job) -> GenerationResult | None:
