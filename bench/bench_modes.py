@@ -7,7 +7,9 @@ The emulator draws one incompressible 4096x4096 PNG (about 48 MiB, the size of a
 at its worst) and sends it as each mode's relays do: in ``responses`` as the Responses API's
 ``result`` (twice: output_item.done and response.completed); in ``gemini`` as ``inlineData`` (and
 ``inline_data``); in ``chat`` as ``message.images``, as a Markdown data URL in ``content`` (new-api,
-streamed as one delta line of 64 MB) and as a bare data URL. For each: the CLI's peak RSS (the
+streamed as one delta line of 64 MB) and as a bare data URL; in ``images`` as relays serve it: base64
+behind a ``data:`` header in ``b64_json`` (whole and streamed), a Seedream link, OpenRouter's
+``/images`` and an async task whose image is a link (curl's figure there is the first answer only). For each: the CLI's peak RSS (the
 largest of 3 runs), the same CLI's peak for a 64x64 image (what the interpreter and its libraries
 cost), and (peak - that baseline) / image bytes: the target is a few times at most. curl's time
 on the same answer is the physical limit the CLI's time is compared against.
@@ -40,6 +42,15 @@ CASES = [
      ["--aspect-ratio", "1:1", "--resolution", "4K", "--stream", "true"]),
     ("chat bare data URL", "chat", {"shape": "bare"}, "gemini-3-pro-image",
      ["--aspect-ratio", "1:1", "--resolution", "4K"]),
+    # The Images API as relays serve it: base64 behind a data: header, links, OpenRouter's route, a task.
+    ("images b64_json data:", "images", {"fault": "prefixed-b64"}, "gpt-image-emulator", ["--size", "4096x4096"]),
+    ("images b64_json data:, stream", "images", {"fault": "prefixed-b64"}, "gpt-image-emulator",
+     ["--size", "4096x4096", "--stream", "true"]),
+    ("images link (Seedream)", "images", {}, "doubao-seedream-4-0", ["--size", "4096x4096"]),
+    ("images OpenRouter /images", "images", {"fault": "openrouter-only"}, "gpt-image-emulator",
+     ["--size", "4096x4096"]),
+    ("images async task, link", "images", {"task": "newapi", "tasktime": 0, "retry": 0.2}, "gpt-image-emulator",
+     ["--size", "4096x4096"]),
 ]
 
 

@@ -14,8 +14,7 @@ from typing import TextIO
 
 from . import __version__
 from .config import (API_MODES, BACKGROUNDS, OUTPUT_FORMATS, QUALITIES, REQUEST_POLICIES, RESOLUTIONS, STREAM_CHOICES,
-                     load_settings)
-from .core import generate_image
+                     extra_body, load_settings)
 from .errors import BridgeError, Cancelled, ExitCode, InputError
 from .i18n import N_, translate
 from .user_request import GenerationRequest
@@ -24,6 +23,8 @@ from .result import GenerationResult
 from .system.console import utf8_stdio, write_json
 from .relay.transport import CancelToken
 from .viewer import open_image
+from .history import record
+from .history.running import for_person
 
 PROG = "image-relay-generate"
 EMULATOR_KEY = "sk-emulator-local-key"
@@ -52,13 +53,21 @@ def build_parser(sizes: str = "") -> argparse.ArgumentParser:
                    help="extra request header for a gateway (repeatable; IMAGE_RELAY_EXTRA_HEADERS); a secret")
     g.add_argument("--stream", choices=STREAM_CHOICES, help="auto, true or false: false never streams, for gateways "
                    "that cannot pass server-sent events on (IMAGE_RELAY_STREAM)")
+    g.add_argument("--extra-body", metavar="JSON", help="a JSON object of the relay's own fields merged into the "
+                   "request body, e.g. '{\"watermark\": false}'; never the prompt, model or input images "
+                   "(IMAGE_RELAY_EXTRA_BODY)")
+    g.add_argument("--async", dest="async_images", action="store_true", help="ask the relay for an async task and "
+                   "poll it, for relays whose proxy cuts long requests (HTTP 524) (IMAGE_RELAY_ASYNC)")
+    g.add_argument("--task", metavar="TASK_ID", help="fetch the image of a task the relay already accepted (named by "
+                   "an earlier run that stopped while it waited), without a new, billed generation; no prompt needed")
     g.add_argument("--timeout", type=float, metavar="SECONDS", help="total time limit (IMAGE_RELAY_TIMEOUT)")
     g.add_argument("--env-file", metavar="F", help="read settings from this env file (IMAGE_RELAY_ENV_FILE)")
     g.add_argument("--emulator", action="store_true", help="run against the built-in relay emulator: no key, no network")
     i = p.add_argument_group("image")
     i.add_argument("--image", action="append", default=[], metavar="PATH", help="source image (repeatable): makes it an edit")
     i.add_argument("--mask", metavar="PATH", help="PNG mask, same size as the first image; transparent pixels are edited")
-    i.add_argument("--size", help=f"auto or WIDTHxHEIGHT (IMAGE_RELAY_DEFAULT_SIZE). {sizes}".strip())
+    i.add_argument("--size", help=f"auto, WIDTHxHEIGHT, or a resolution such as 2K for models that take one "
+                   f"(Seedream) (IMAGE_RELAY_DEFAULT_SIZE). {sizes}".strip())
     i.add_argument("--aspect-ratio", metavar="W:H", help="e.g. 16:9, 1:1, 9:16, instead of --size: sent as is to models "
                    "that take a ratio (Gemini), as the nearest size to the others (IMAGE_RELAY_DEFAULT_ASPECT_RATIO)")
     i.add_argument("--resolution", metavar="|".join(RESOLUTIONS), help="resolution tier with --aspect-ratio: 1K, 2K or "
@@ -124,9 +133,10 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: 
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
     cancel = CancelToken()
     previous = _install_signal_handlers()
+    seen: dict = {}  # the relay's task id, once progress names one: a stopped run says how to fetch it
     try:
         try:
-            result = _run(argv, stdin, stderr, cancel)
+            result = _run(argv, stdin, stderr, cancel, seen)
         except BridgeError as error:
             result = GenerationResult(ok=False, elapsed_seconds=0.0, error=error.to_dict(),
                                       exit_code=int(error.exit_code))
@@ -136,7 +146,12 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: 
                 _SIGNALS[signal.Signals(stop.signum).name]
             error = Cancelled(f"{what}; nothing more was sent, and partial images already received were kept.",
                               exit_code=exit_code)
-            result = GenerationResult(ok=False, elapsed_seconds=0.0, error=error.to_dict(), exit_code=int(exit_code))
+            if seen.get("task"):
+                from .relay.polling import fetch_hint
+                error.message = f"{what} while the relay was still making the image. {fetch_hint(seen['task'])}"
+                error.task_id = seen["task"]
+            result = GenerationResult(ok=False, elapsed_seconds=0.0, error=error.to_dict(), exit_code=int(exit_code),
+                                      extra={"task_id": seen["task"]} if seen.get("task") else {})
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
@@ -146,13 +161,19 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: 
     return result.exit_code
 
 
-def _run(argv: list[str] | None, stdin: TextIO, stderr: TextIO, cancel: CancelToken) -> GenerationResult:
+def _run(argv: list[str] | None, stdin: TextIO, stderr: TextIO, cancel: CancelToken, seen: dict) -> GenerationResult:
     args = build_parser(_sizes_help(argv)).parse_args(argv)
-    prompt = _prompt(args, stdin)
+    prompt = "" if args.task and args.prompt is None and not args.prompt_file else _prompt(args, stdin)
+    if args.extra_body is not None:
+        try:
+            extra_body(args.extra_body)
+        except ValueError as exc:
+            raise InputError(f"--extra-body {exc}.") from None
     flags = {"IMAGE_RELAY_API_MODE": args.api_mode, "IMAGE_RELAY_REQUEST_POLICY": args.request_policy,
              "IMAGE_RELAY_IMAGE_MODEL": args.model, "IMAGE_RELAY_TEXT_MODEL": args.text_model,
              "IMAGE_RELAY_OUTPUT_DIR": args.output_dir, "IMAGE_RELAY_STREAM": args.stream,
-             "IMAGE_RELAY_EXTRA_HEADERS": "\n".join(args.header) or None,
+             "IMAGE_RELAY_EXTRA_HEADERS": "\n".join(args.header) or None, "IMAGE_RELAY_EXTRA_BODY": args.extra_body,
+             "IMAGE_RELAY_ASYNC": "true" if args.async_images else None,
              "IMAGE_RELAY_TIMEOUT": None if args.timeout is None else str(args.timeout)}
     with ExitStack() as stack:
         if args.emulator:
@@ -172,14 +193,19 @@ def _run(argv: list[str] | None, stdin: TextIO, stderr: TextIO, cancel: CancelTo
             output_format=args.output_format, background=args.background, output_compression=args.output_compression,
             partial_images=args.partial_images, n=args.n, moderation=args.moderation,
             input_fidelity=args.input_fidelity, negative_prompt=args.negative_prompt, seed=args.seed,
-            use_template=not args.no_template, template=args.template, output_name=args.output_name)
+            use_template=not args.no_template, template=args.template, output_name=args.output_name,
+            task_id=args.task)
         show = settings.show_progress and not args.quiet
 
         def report(progress: Progress) -> None:
+            if progress.task:
+                seen["task"] = progress.task
             if show:
                 print(progress.line(translate(progress.message)), file=stderr, flush=True)
 
-        result = generate_image(request, settings, on_progress=report, cancel=cancel)
+        result = record.generate(request, settings, face="cli", on_progress=report, cancel=cancel)
+    if show and result.image_paths:
+        print(f"{PROG}: {translate(for_person(result.image_paths))}", file=stderr, flush=True)
     if result.ok and settings.cli_open_image and not args.no_open:
         open_image(result.image_paths[0])
     return result

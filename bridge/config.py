@@ -27,6 +27,14 @@ OUTPUT_FORMATS = ("png", "jpeg", "webp")
 BACKGROUNDS = ("auto", "opaque", "transparent")
 STREAM_CHOICES = ("auto", "true", "false")
 SIZE_PATTERN = re.compile(r"^(auto|[1-9][0-9]{0,4}x[1-9][0-9]{0,4})$")
+# A size as relays' own models take it besides WIDTHxHEIGHT: a resolution tier (Seedream's "2K") or
+# WIDTH*HEIGHT (Jimeng's "1024*1024"); read as a resolution, or as WIDTHxHEIGHT.
+TIER_SIZE = re.compile(r"^(512|[124]k)$", re.I)
+STAR_SIZE = re.compile(r"^([1-9][0-9]{0,4})\s*[*×]\s*([1-9][0-9]{0,4})$")
+# Body keys IMAGE_RELAY_EXTRA_BODY may never set: the prompt, the model and the input images, in every
+# shape a style sends them (and the Responses tool list that carries the image model).
+PROTECTED_BODY_KEYS = ("model", "prompt", "image", "images", "image[]", "mask", "input", "messages", "contents",
+                       "input_references", "tools", "tool_choice")
 RATIO_PATTERN = re.compile(r"^\s*([1-9][0-9]?)\s*[:：]\s*([1-9][0-9]?)\s*$")
 RESOLUTIONS = ("512", "1K", "2K", "4K")  # Gemini's imageSize tiers (512 is 3.1 Flash's "0.5K")
 GEMINI_AUTHS = ("bearer", "x-goog-api-key")
@@ -69,10 +77,35 @@ def _bool(value: str) -> bool:
 
 
 def _size(value: str) -> str:
-    value = value.strip().lower()
-    if not SIZE_PATTERN.match(value):
-        raise ValueError("must be auto or WIDTHxHEIGHT, e.g. 1024x1536")
+    value = normal_size(value)
+    if not SIZE_PATTERN.match(value) and not TIER_SIZE.match(value):
+        raise ValueError("must be auto, WIDTHxHEIGHT (e.g. 1024x1536) or a resolution (1K, 2K, 4K)")
     return value
+
+
+def normal_size(value: str) -> str:
+    """``1024*1024`` as ``1024x1024``, ``2k`` as ``2K``; anything else lower-cased, as it was."""
+    value = value.strip()
+    star = STAR_SIZE.match(value)
+    if star:
+        return f"{star[1]}x{star[2]}"
+    return value.upper() if TIER_SIZE.match(value) else value.lower()
+
+
+def extra_body(value: str) -> dict:
+    """IMAGE_RELAY_EXTRA_BODY / --extra-body: a JSON object of vendor fields, never one that would
+    replace the prompt, the model or the input images."""
+    try:
+        body = json.loads(value)
+    except ValueError:
+        raise ValueError("is not valid JSON; give a JSON object such as {\"watermark\": false}") from None
+    if not isinstance(body, dict):
+        raise ValueError("must be a JSON object such as {\"watermark\": false}")
+    taken = [key for key in body if key in PROTECTED_BODY_KEYS]
+    if taken:
+        raise ValueError(f"may not set {', '.join(repr(k) for k in taken)}: the prompt, the model and the input "
+                         "images come from the call itself")
+    return body
 
 
 def aspect_ratio(value: str) -> str:
@@ -200,6 +233,8 @@ _VARIABLES: dict[str, tuple[str, object, Callable[[str], object]]] = {
     "stream": ("STREAM", "auto", _choice(STREAM_CHOICES)),
     "gemini_base_url": ("GEMINI_BASE_URL", None, lambda v: v.strip().rstrip("/")),
     "gemini_auth": ("GEMINI_AUTH", "bearer", _choice(GEMINI_AUTHS)),
+    "extra_body": ("EXTRA_BODY", {}, extra_body),
+    "async_images": ("ASYNC", False, _bool),
 }
 SECRET_FIELDS = ("api_key", "base_url", "extra_headers", "gemini_base_url")
 
@@ -257,8 +292,13 @@ class Settings:
     stream: str
     gemini_base_url: str | None
     gemini_auth: str
+    extra_body: Mapping[str, object]
+    async_images: bool
     config_file: str = ""
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # The job runs for a shared server's remote caller (set by the server, never read from a file):
+    # image links to loopback or private addresses are then refused even when the relay is private.
+    shared: bool = False
 
     @property
     def secrets(self) -> tuple[str, ...]:

@@ -4,24 +4,25 @@ flags/env -> Settings -> Job -> HttpCall -> bytes -> events -> Signals -> files 
 """
 from __future__ import annotations
 
-import re
 import time
 from contextlib import nullcontext
 from pathlib import Path
 
 from .images import store
 from .config import Settings, require
-from .errors import BridgeError, ConfigError, NetworkError, ProtocolError, RelayFailure, StreamBroken, redact
+from .errors import BridgeError, ConfigError, NetworkError, ProtocolError, StreamBroken, redact, redact_secrets
 from .user_request import GenerationRequest, Job, prepare_job
-from .relay import fitting, styles
-from .relay.negotiate import Memory, previous_response_refused, unsupported_parameter
+from .relay import fitting, polling, styles, tasks
+from .relay.negotiate import Memory, Routes, previous_response_refused, unsupported_parameter
+from .relay.retry import gateway_cannot_stream, proxy_timeout, retry_wait
+from .relay.usage import normalize
 from .progress import Heartbeat, ProgressCallback, Reporter
 from .relay.rawlog import RawLog
 from .relay.receive import Receiver, Saver
 from .result import GenerationResult
-from .relay.transport import CancelToken, open_call
+from .summary import debug_summary
+from .relay.transport import CancelToken, open_call, retry_after
 
-MAX_RETRY_WAIT = 60.0
 HEARTBEAT_SECONDS = 10.0  # a progress line while a whole (non-streamed) answer is awaited
 NO_ROUTE = (404, 405, 501)
 
@@ -57,16 +58,21 @@ class _Run:
         self.rawlog: RawLog | None = None
         self.receiver: Receiver | None = None
         self.request_id: str | None = None
+        self.task_id: str | None = None
+        self.routes = Routes(settings.base_url, settings.api_mode)
 
     def execute(self) -> GenerationResult:
         try:
-            self.plan = styles.plan(self.settings.api_mode, self.settings.image_model, self.request.n)
-            require(self.settings, self.plan[0])  # what the first style to try cannot run without
+            self.plan = styles.plan(self.settings.api_mode, self.settings.image_model, self.request.n,
+                                    self.routes.load())
+            # What the first style to try cannot run without; fetching a task needs only the relay and key.
+            require(self.settings, "task" if self.request.task_id else styles.get(self.plan[0]).mode)
             self.job = prepare_job(self.request, self.settings, base_dir=self.base_dir)
             self.warnings.extend(self.job.notes)
-            self.job, notes = fitting.fit(self.job, self.settings.image_model,
-                                          size_is_default=self.request.size in (None, ""))
-            self.warnings.extend(notes)
+            if not self.job.task_id:
+                self.job, notes = fitting.fit(self.job, self.settings.image_model,
+                                              size_is_default=self.request.size in (None, ""))
+                self.warnings.extend(notes)
             self.reporter = Reporter(self.on_progress, self.job.partial_images, self.started)
             self._prepare_output()
             self._run_modes()
@@ -88,19 +94,28 @@ class _Run:
     def _run_modes(self) -> None:
         """The plan's styles in turn: the next only when the relay has no route for the one before."""
         job = self.job
+        if job.task_id:  # a task the relay already has: only polled, nothing generated
+            self.mode, self.style = "images", styles.get("images")
+            return self._follow(tasks.Task(id=job.task_id, status="asked for"), first_wait=0.0)
         if self.settings.stream == "false" and job.partial_images:
             self.warnings.append(f"IMAGE_RELAY_STREAM=false: the {job.partial_images} partial image(s) asked for need a "
                                  "stream, so none were requested.")
         for position, mode in enumerate(self.plan):
             try:
-                return self._run(mode)
+                self._run(mode)
+                if position and styles.get(mode).mode == self.settings.api_mode:
+                    self.routes.remember(mode)  # a route of the asked mode: tried first next time
+                return
             except BridgeError as error:
                 last = position == len(self.plan) - 1
-                if last or error.status_code not in NO_ROUTE or error.stream_started:
+                following = None if last else self.plan[position + 1]
+                # Another route of the same mode (OpenRouter's /images) only for a route that is missing
+                # (404, 405); another mode also when the relay does not implement this one (501).
+                missing = NO_ROUTE if last or styles.get(following).mode != styles.get(mode).mode else (404, 405)
+                if last or error.status_code not in missing or error.stream_started:
                     raise
-                following = self.plan[position + 1]
                 try:
-                    require(self.settings, following)
+                    require(self.settings, styles.get(following).mode)
                 except ConfigError as missing:
                     raise ConfigError(f"The relay has no route for {styles.get(mode).title} (HTTP "
                                       f"{error.status_code}), and {following} mode cannot run: {missing.message}") \
@@ -121,21 +136,25 @@ class _Run:
         negotiated = False
         retries = 0
         while True:
-            call = style.call(self.job, self.settings, dropped)
+            call = styles.build_call(self.job, self.settings, mode, dropped=dropped)
             attempt = {"mode": mode, "endpoint": call.path}
             self.attempts.append(attempt)
             try:
                 self._attempt(call, style)
                 attempt["outcome"] = "ok"
-                return
+                break
             except BridgeError as error:
                 attempt["outcome"] = error.code
                 if self.receiver is not None and self.receiver.started_stream:
                     error.stream_started = True
-                if call.stream and _gateway_cannot_stream(error):
+                error = proxy_timeout(error, self.settings.async_images) or error
+                if call.stream and gateway_cannot_stream(error):
                     error.message += (" If a gateway sits in front of the relay and cannot pass streams on, set "
                                       "IMAGE_RELAY_STREAM=false.")
-                sent = style.sent(call)
+                unbilled = style.unbilled(error)
+                if unbilled:
+                    error.message += f" {unbilled}"
+                sent = style.sent(call) - set(self.settings.extra_body)  # the user's own fields are never dropped
                 param = None if negotiated else (style.refused_field(error, call) or unsupported_parameter(error, sent))
                 if not param and previous_response_refused(error, sent):
                     dropped = dropped | {"previous_response_id"}  # not remembered: the next id may be known
@@ -152,53 +171,57 @@ class _Run:
                     self.warnings.append(note)
                     self.reporter.emit("retry", note)
                     continue
-                wait = self._retry_wait(error, retries)
+                wait = self._retry_wait(error, retries, bool(unbilled))
                 if wait is None:
-                    raise
+                    raise error from None
                 retries += 1
                 attempt["retry_after_seconds"] = round(wait, 2)
+                if unbilled:
+                    self.warnings.append(f"{_reason(error)}, and it was tried again: {unbilled}")
                 self.reporter.emit("retry", f"{_reason(error)}; retrying in {wait:.1f} s "
                                             f"(retry {retries} of {self.settings.max_retries}).")
                 if self.cancel._event.wait(wait):
                     self.cancel.check()
+        if self.receiver.task is not None:
+            self._follow(self.receiver.task, hint=retry_after(self.receiver.headers))
 
-    def _retry_wait(self, error: BridgeError, retries: int) -> float | None:
+    def _follow(self, task: tasks.Task, first_wait: float | None = None, hint: float | None = None) -> None:
+        """The relay answered a task: poll it to its image (``relay/polling``); never send the request again."""
+        if self.style.poll(task.id) is None:
+            raise ProtocolError(f"The relay answered with a task ({task.id}), which {self.style.title} cannot poll; "
+                                "use IMAGE_RELAY_API_MODE=images.", code="unexpected_content")
+        self.task_id = task.id
+        self.receiver = polling.follow(task, self.style, lambda call: self._exchange(call, self.style), self.reporter,
+                                       self.rawlog, self.cancel, self.started + self.settings.total_timeout,
+                                       first_wait=first_wait, hint=hint)
+
+    def _retry_wait(self, error: BridgeError, retries: int, unbilled: bool) -> float | None:
         """Seconds to wait before a retry, or None when a retry could bill twice or cannot help."""
-        if retries >= self.settings.max_retries or error.stream_started or self.saver.finals or self.saver.partials:
+        if self.saver.finals or self.saver.partials:
             return None
-        remaining = self.started + self.settings.total_timeout - time.monotonic()
-        backoff = min(8.0, 0.5 * 2 ** retries)
-        status = error.status_code
-        wait = self._billing_safe_wait(error, status, backoff)
-        return wait if wait is not None and wait < remaining - 1.0 else None
-
-    def _billing_safe_wait(self, error: BridgeError, status: int | None, backoff: float) -> float | None:
-        if isinstance(error, NetworkError):
-            return backoff if error.code == "cannot_connect" and error.retryable else None
-        if status == 408:
-            return backoff
-        if status == 429 and error.code == "rate_limited":
-            wait = error.retry_after if error.retry_after is not None else backoff
-            return wait if wait <= MAX_RETRY_WAIT else None
-        if status == 503 and error.retry_after is not None:
-            return error.retry_after if error.retry_after <= MAX_RETRY_WAIT else None
-        if self.settings.retry_server_errors and status is not None and (status in (500, 502, 504) or status >= 520):
-            return backoff
-        return None
+        return retry_wait(error, retries, max_retries=self.settings.max_retries,
+                          server_errors=self.settings.retry_server_errors, unbilled=unbilled,
+                          remaining=self.started + self.settings.total_timeout - time.monotonic())
 
     def _attempt(self, call, style: styles.Style) -> None:
-        self.rawlog.request(call, style.name)
         path = call.path.split("?", 1)[0]
-        self.reporter.emit("connecting", f"Sending the request to the relay ({style.name} mode, POST {path}).")
+        self.reporter.emit("connecting", f"Sending the request to the relay ({style.mode} mode, {call.method} {path}).")
+        with Heartbeat(self.reporter, HEARTBEAT_SECONDS) if not call.stream else nullcontext():
+            self._exchange(call, style, announce=True)
+
+    def _exchange(self, call, style: styles.Style, announce: bool = False) -> Receiver:
+        """One request and its whole answer, read into a new receiver (images saved as they come)."""
+        self.rawlog.request(call, style.name)
         deadline = self.started + self.settings.total_timeout
         self.receiver = Receiver(style, self.job, self.saver, self.reporter, self.rawlog, self.cancel, self.settings,
                                  self.warnings, deadline)
-        with Heartbeat(self.reporter, HEARTBEAT_SECONDS) if not call.stream else nullcontext(), \
-                open_call(self.settings, call, deadline=deadline, cancel=self.cancel) as reply:
+        with open_call(self.settings, call, deadline=deadline, cancel=self.cancel) as reply:
             self.request_id = reply.request_id or self.request_id
             self.rawlog.response(reply.status, reply.headers)
-            self.reporter.emit("connected", f"Connected; the relay answered HTTP {reply.status}.")
+            if announce:
+                self.reporter.emit("connected", f"Connected; the relay answered HTTP {reply.status}.")
             self.receiver.consume(reply, call.stream)
+        return self.receiver
 
     def _success(self) -> GenerationResult:
         finals = self.saver.finals
@@ -218,7 +241,7 @@ class _Run:
             response_ids=response_ids,
             ok=True, complete=True, image_paths=tuple(str(s.path) for s in finals), actual_size=first.info.size,
             output_format=first.info.format, bytes=first.size, revised_prompt=outcome.revised_prompt,
-            usage=outcome.usage, exit_code=0)
+            usage=normalize(outcome.usage), exit_code=0)
 
     def _failure(self, error: BridgeError) -> GenerationResult:
         saver = self.saver
@@ -234,6 +257,9 @@ class _Run:
                                  f"was kept. Cause: {error.message}", status_code=error.status_code)
         image_paths = (str(best.path),) if best is not None and isinstance(error, StreamBroken) else ()
         error.message = redact(error.message, self.settings.secrets)
+        # The relay's links to a billed image stay whole (their signatures are the user's way to it), but
+        # never carry a secret of the user's: the key, or the relay's own address.
+        error.links = [redact_secrets(link, self.settings.secrets) for link in error.links]
         return self._result(ok=False, complete=False, error=error.to_dict(), exit_code=int(error.exit_code),
                             image_paths=image_paths, actual_size=best.info.size if image_paths else None,
                             output_format=best.info.format if image_paths else None,
@@ -246,7 +272,8 @@ class _Run:
         outcome = self.receiver.interpreter.outcome if self.receiver else None
         return GenerationResult(
             elapsed_seconds=round(time.monotonic() - self.started, 2), partial_image_paths=partials,
-            alt_text=job.original_prompt if job else "image", api_mode=self.mode,
+            alt_text=job.original_prompt if job else "image", api_mode=self.style.mode if self.style else None,
+            extra={"task_id": self.task_id} if self.task_id else {},
             model=(outcome.model if outcome and outcome.model else None) or self._model(),
             raw_log_path=str(self.rawlog.path) if self.rawlog and self.attempts else None,
             debug_summary=self._debug() if self.settings.show_debug_summary else None,
@@ -256,32 +283,10 @@ class _Run:
         return self.style.model(self.settings) if self.style else None
 
     def _debug(self) -> dict:
-        summary: dict = {"api_mode": self.mode, "attempts": self.attempts, "request_id": self.request_id}
-        if self.receiver is not None:
-            tally, outcome = self.receiver.tally, self.receiver.interpreter.outcome
-            def since(t):
-                return round(t - self.started, 3) if t else None
-            summary.update({
-                "events": dict(outcome.event_counts), "event_count": sum(outcome.event_counts.values()),
-                "keepalives": tally.keepalives, "non_json_events": tally.non_json_events,
-                "truncated_events": tally.truncated_events,
-                "bytes_received": tally.bytes_received, "first_byte_seconds": since(tally.first_byte),
-                "first_event_seconds": since(tally.first_event), "final_image_seconds": since(tally.final_at),
-                "partial_images_received": len(self.saver.partials) if self.saver else 0,
-                "response_id": outcome.response_id, "model": outcome.model or self._model(),
-                "image_model": self.settings.image_model, "usage": outcome.usage})
-        summary["elapsed_seconds"] = round(time.monotonic() - self.started, 3)
-        return summary
-
-
-def _gateway_cannot_stream(error: BridgeError) -> bool:
-    """A streamed call that failed the way gateways fail on streams: a bare 500 before any stream
-    byte (LiteLLM on an images stream, Portkey on any SSE), a complaint about streaming, or an
-    answer that is neither a stream nor JSON. Upstream error pages passed on are not that."""
-    if error.stream_started or error.from_page:
-        return False
-    return (isinstance(error, RelayFailure) and error.status_code == 500) or error.code == "unexpected_content" \
-        or re.search(r"\bstream", error.message, re.I) is not None
+        return debug_summary(self.started, mode=self.style.mode if self.style else None, route=self.mode,
+                             attempts=self.attempts, request_id=self.request_id, task_id=self.task_id,
+                             receiver=self.receiver, saver=self.saver, model=self._model(),
+                             image_model=self.settings.image_model)
 
 
 def _reason(error: BridgeError) -> str:

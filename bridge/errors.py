@@ -4,10 +4,14 @@
     ├── InputError                   2           invalid_input
     ├── ConfigError                  3           config_missing / config_invalid
     ├── RelayRejected                4           rejected, moderation_blocked, content_policy (a model's safety
-    │                                            filter: Gemini's IMAGE_SAFETY, a blocked prompt, content_filter),
-    │                                            quota_exceeded, rate_limited, ...
+    │                                            filter: Gemini's IMAGE_SAFETY, a blocked prompt, content_filter,
+    │                                            Seedream's OutputImageSensitiveContentDetected), quota_exceeded,
+    │                                            rate_limited, task_not_found, ...
     ├── LimitReached                 4           caller_limit (a shared server's per-caller limits; nothing sent)
-    ├── RelayFailure                 5           relay_error, upstream_error
+    ├── RelayFailure                 5           relay_error, upstream_error, proxy_timeout (a 524 or gateway
+    │                                            time-out: maybe still billed, never retried), link_expired and
+    │                                            link_failed (made and billed; error.image_urls keeps the link),
+    │                                            task_failed (the relay's async task failed)
     ├── NetworkError                 6           cannot_connect
     │   └── RequestTimeout           6           timeout
     ├── ProtocolError                7           no_image, bad_image, protocol_error, text_only (the model's words
@@ -15,6 +19,9 @@
     ├── StorageError                 8           storage_error
     ├── StreamBroken                 9           stream_broken
     └── Cancelled                    130/143/129 interrupted (Ctrl-C, SIGTERM, SIGHUP)
+
+An error of a run that stopped while the relay's async task ran carries ``task_id`` (the image can
+still be fetched without a new generation).
 
 Every message is one or two sentences a person can act on. Messages never carry the API key,
 an Authorization header or the relay's address: the transport builds them from status codes
@@ -63,6 +70,8 @@ class BridgeError(Exception):
         self.param: str | None = None  # the request parameter the relay complained about
         self.stream_started = False  # bytes of an answer had arrived: never replay (may be billed)
         self.from_page = False  # reduced from an HTML page (bare, or passed on inside a gateway's JSON)
+        self.links: list[str] = []  # the relay's links to images it made (and billed) that could not be fetched
+        self.task_id: str | None = None  # the relay's task that may still finish the image
 
     def to_dict(self) -> dict:
         out: dict = {"code": self.code, "message": self.message}
@@ -71,6 +80,10 @@ class BridgeError(Exception):
         if self.upstream_code:
             out["upstream_code"] = self.upstream_code
         out["retryable"] = self.retryable
+        if self.links:
+            out["image_urls"] = list(self.links)
+        if self.task_id:
+            out["task_id"] = self.task_id
         return out
 
 
@@ -168,7 +181,13 @@ def scrub_credentials(text: str) -> str:
 
 def redact(text: str, secrets: tuple[str, ...]) -> str:
     """Replace every secret (key, extra header values, relay address) and every credential shape."""
+    return scrub_credentials(redact_secrets(text, secrets))
+
+
+def redact_secrets(text: str, secrets: tuple[str, ...]) -> str:
+    """Replace the known secrets only: for a relay's image link, whose signature looks like a token
+    but is what lets the user fetch the image (and is not a secret of theirs)."""
     for secret in sorted(secrets, key=len, reverse=True):
         if secret and len(secret) >= 4:
             text = text.replace(secret, "[redacted]")
-    return scrub_credentials(text)
+    return text

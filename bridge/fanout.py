@@ -15,6 +15,7 @@ from pathlib import Path
 from .config import Settings
 from .user_request import GenerationRequest
 from .progress import Progress, ProgressCallback
+from .relay.usage import combine
 from .result import GenerationResult
 
 
@@ -49,5 +50,6 @@ def merge(results: list[GenerationResult], elapsed: float) -> GenerationResult:
     debug = {"images": [r.debug_summary for r in results]} if first.debug_summary is not None else None
     return replace(first, elapsed_seconds=elapsed, image_paths=tuple(p for r in good for p in r.image_paths),
                    partial_image_paths=tuple(p for r in results for p in r.partial_image_paths),
-                   warnings=tuple(warnings), debug_summary=debug, usage=None,
+                   warnings=tuple(warnings), debug_summary=debug,
+                   usage=combine([r.usage for r in results]),
                    response_ids={path: rid for r in good for path, rid in r.response_ids.items()})

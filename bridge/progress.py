@@ -9,12 +9,14 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Progress:
-    stage: str  # connecting, connected, accepted, started, partial, rendered, final, saved, retry, fallback, waiting
+    stage: str  # connecting, connected, accepted, task, polling, started, partial, rendered, final, saved, retry,
+    # fallback, waiting
     message: str
     elapsed: float
     step: int
     total: int
     path: str | None = None  # the file a "partial" or "saved" stage wrote
+    task: str | None = None  # the relay's task id, once it answered with a task to poll (kept in job records)
 
     def line(self, message: str | None = None) -> str:
         """The CLI's progress line; ``message``: the message as the reader is shown it (translated)."""
@@ -40,14 +42,15 @@ class Reporter:
     def elapsed(self) -> float:
         return time.monotonic() - self._started
 
-    def emit(self, stage: str, message: str, *, partial: int = 0, path: str | None = None) -> None:
+    def emit(self, stage: str, message: str, *, partial: int = 0, path: str | None = None,
+             task: str | None = None) -> None:
         steps = {"connected": 1, "accepted": 2, "started": 3, "partial": 3 + partial,
                  "rendered": 4 + self._partials, "final": 5 + self._partials, "saved": 6 + self._partials}
         if stage in steps:
             self.step = max(self.step, min(steps[stage], self.total))
         self.last_time = time.monotonic()
         if self._callback is not None:
-            self._callback(Progress(stage, message, round(self.elapsed(), 1), self.step, self.total, path))
+            self._callback(Progress(stage, message, round(self.elapsed(), 1), self.step, self.total, path, task))
 
 
 class Heartbeat:

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import os
+import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import BACKGROUNDS, OUTPUT_FORMATS, QUALITIES, SIZE_PATTERN, Settings, aspect_ratio, resolution
+from .config import (BACKGROUNDS, OUTPUT_FORMATS, QUALITIES, SIZE_PATTERN, TIER_SIZE, Settings, aspect_ratio, normal_size,
+                     resolution)
 from .errors import InputError
 from .images.sniff import ImageInfo, png_has_alpha, read_info
 
@@ -16,6 +19,7 @@ MAX_MASK_BYTES = 4 * 1024 * 1024
 MIN_SIDE, MAX_SIDE = 16, 8192
 EDIT_FORMATS = ("png", "jpeg", "webp")
 MODERATIONS = ("auto", "low")
+_TASK_ID = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
 FIDELITIES = ("high", "low")
 
 
@@ -45,6 +49,8 @@ class GenerationRequest:
     output_name: str | None = None
     # The Responses API answer that made image_paths[0]: the relay can edit it without a new upload.
     previous_response_id: str | None = None
+    # A task the relay already accepted: fetch its image by polling, without a new (billed) generation.
+    task_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,10 @@ class Job:
     previous_response_id: str | None = None  # images[0] is that response's image (see GenerationRequest)
     aspect_ratio: str | None = None  # as asked, or as the model table derived it from the size
     resolution: str | None = None
+    task_id: str | None = None  # fetch this relay task's image; nothing new is generated
+    # One per job, the same for every attempt: the Idempotency-Key of an async request, so a relay
+    # that sees the request again returns the task it already made instead of a second, billed one.
+    request_key: str = ""
 
     @property
     def is_edit(self) -> bool:
@@ -94,6 +104,12 @@ class Job:
 def prepare_job(request: GenerationRequest, settings: Settings, *, base_dir: Path | None = None) -> Job:
     """Check every argument and input file; raise InputError (exit 2) before any request is sent."""
     prompt = (request.prompt or "").strip()
+    task_id = (request.task_id or "").strip() or None
+    if task_id is not None and not _TASK_ID.match(task_id):
+        raise InputError("The task id must be the relay's id as it gave it: letters, digits and . _ - : only, "
+                         "at most 200 characters.")
+    if task_id is not None and not prompt:
+        prompt = f"task {task_id}"  # names the saved file; nothing is sent
     if not prompt:
         raise InputError("The prompt is empty; describe the image to generate.")
     if len(prompt) > MAX_PROMPT_CHARS:
@@ -156,7 +172,7 @@ def prepare_job(request: GenerationRequest, settings: Settings, *, base_dir: Pat
         negative_prompt=(request.negative_prompt if request.negative_prompt is not None else settings.negative_prompt).strip(),
         seed=request.seed, images=images, mask=mask, output_dir=out_dir.resolve(), output_name=output_name,
         notes=tuple(notes), previous_response_id=(request.previous_response_id or None) if images else None,
-        aspect_ratio=ratio, resolution=tier,
+        aspect_ratio=ratio, resolution=tier, task_id=task_id, request_key=str(uuid.uuid4()),
     )
 
 
@@ -170,12 +186,18 @@ def _shape(request: GenerationRequest, settings: Settings) -> tuple[str, str | N
         which = "aspect ratio" if request.aspect_ratio and not _valid(aspect_ratio, request.aspect_ratio) else "resolution"
         value = request.aspect_ratio if which == "aspect ratio" else request.resolution
         raise InputError(f"The {which} {value!r} {exc}.") from None
-    size = str(request.size).strip().lower() if request.size not in (None, "") else None
+    size = normal_size(str(request.size)) if request.size not in (None, "") else None
+    if size is not None and TIER_SIZE.match(size):  # Seedream's "2K": a resolution, the model picks the shape
+        if tier:
+            raise InputError(f"Give either a size ({size}) or a resolution, not both.")
+        size, tier = None, size
     if size not in (None, "auto") and (ratio or tier):
         raise InputError(f"Give either a size ({size}) or an aspect ratio and resolution, not both.")
     if size is None and not (ratio or tier):
         ratio, tier = settings.aspect_ratio or None, settings.resolution or None
         size = "auto" if (ratio or tier) else settings.size
+        if TIER_SIZE.match(size):  # IMAGE_RELAY_DEFAULT_SIZE=2K
+            size, tier = "auto", tier or size
     elif size is None:
         ratio, tier = ratio or settings.aspect_ratio or None, tier or settings.resolution or None
         size = "auto"

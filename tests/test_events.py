@@ -335,10 +335,11 @@ def test_partial_without_image_is_ignored():
     assert signals == [] and interpreter.outcome.partials == 0
 
 
-def test_vendor_partial_succeeded_with_url_and_image_index():
+def test_vendor_partial_succeeded_is_one_finished_image_of_the_set():
+    # Seedream streams each image of a set as it is done: a final image, not a preview.
     _, signals = feed_all({"type": "image_generation.partial_succeeded", "url": "https://cdn.example/p.png",
                            "image_index": 1})
-    (p,) = [s for s in signals if s.kind == "partial"]
+    (p,) = [s for s in signals if s.kind == "final"]
     assert p.url == "https://cdn.example/p.png" and p.index == 1 and p.b64 is None
 
 

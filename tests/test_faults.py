@@ -23,7 +23,7 @@ MATRIX = [
     ("quota", [], 4, "quota_exceeded", "out of quota"),
     ("http-500-json", [], 5, "relay_error", "HTTP 500"),
     ("http-502-html", [], 5, "relay_error", "HTTP 502 with an HTML error page"),
-    ("http-524-html", [], 5, "relay_error", "HTTP 524"),
+    ("http-524-html", [], 5, "proxy_timeout", "HTTP 524), but the relay may still be making the image"),
     ("html-200", [], 5, "html_page", "instead of the API"),
     ("error-200", [], 4, "rejected", "upstream 400"),
     ("error-sse-content-type", [], 4, "rejected", "Invalid prompt"),

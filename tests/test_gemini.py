@@ -35,7 +35,9 @@ def test_16_9_at_2k_reaches_the_relay_as_image_config(gemini_env, emulator, monk
     assert request.json["generationConfig"] == {"responseModalities": ["TEXT", "IMAGE"],
                                                 "imageConfig": {"aspectRatio": "16:9", "imageSize": "2K"}}
     assert request.headers["authorization"] == f"Bearer {SENTINEL_KEY}"
-    assert run.json["usage"]["candidatesTokenCount"] == 1290
+    usage = run.json["usage"]  # normalized; the relay's own usageMetadata stays in the debug summary
+    assert usage["output_tokens"] == usage["image_tokens"] == 1290 and usage["input_tokens"] > 0
+    assert run.json["debug_summary"]["usage"]["candidatesTokenCount"] == 1290
 
 
 def test_a_size_becomes_the_nearest_ratio_and_tier(gemini_env, emulator, monkeypatch):

@@ -19,7 +19,10 @@ def test_success_text_leads_with_the_tag_and_stays_small(tmp_path):
                               debug_summary={"big": "x" * 5000}, raw_log_path="/logs/x.log")
     text = success_text(result)
     assert text.startswith(markdown_image(str(path), "a cat") + "\n") and f"Saved {path} (1024x1024, png, 1234 bytes)." in text
-    assert "Warning: The relay returned" in text and "big" not in text and "/logs/" not in text and len(text) < 400
+    assert "Warning: The relay returned" in text and "big" not in text and "/logs/" not in text
+    assert len(text) - len(markdown_image(str(path), "a cat")) - len(str(path)) < 320  # whatever the folder's length
+    assert text.splitlines()[-1] == "Not shown in this client (e.g. it shows [Image])? Tell the user to run " \
+                                    "image-relay-library to see it in their browser."
 
 
 def test_failure_text_has_code_message_partial_and_next_step(tmp_path):
@@ -29,6 +32,8 @@ def test_failure_text_has_code_message_partial_and_next_step(tmp_path):
     text = failure_text(result)
     assert text.splitlines() == ["Image generation failed (quota_exceeded): No credit.",
                                  f"A partial image was kept: {markdown_image(str(partial), 'x')}",
+                                 "Not shown in this client (e.g. it shows [Image])? Tell the user to run "
+                                 "image-relay-library to see it in their browser.",
                                  "Next: Tell the user the relay account is out of credit; do not retry."]
 
 

@@ -15,8 +15,8 @@ from ..config import FIELDS, Settings, variable
 from ..i18n import N_
 from ..relay.models import family, size_problem
 from ..relay.transport import probe
-from .probes import (GEMINI, NO_MODEL_LIST, answer_record, failed_verdict, image_models, is_html, mode_verdict,
-                     model_ids, probe_routes, same_everywhere)
+from .probes import (GEMINI, OPENROUTER, NO_MODEL_LIST, answer_record, failed_verdict, image_models, is_html,
+                     mode_verdict, model_ids, probe_routes, same_everywhere)
 from .report import Line, Report, Visit, failed, passed, warned
 
 
@@ -122,10 +122,11 @@ def api_mode(visit: Visit) -> Line:
     report.api_mode, report.verdict = mode_verdict(report.routes, visit.settings)
     routes = report.routes
     gemini_model = family(visit.settings.image_model) == "gemini"
-    works = {"responses": routes.get("responses"), "images": routes.get("images/generations"),
+    works = {"responses": routes.get("responses"),
+             "images": routes.get("images/generations") or routes.get(OPENROUTER),
              "chat": routes.get("chat/completions"), "gemini": routes.get(GEMINI),
              "auto": (routes.get(GEMINI) or routes.get("chat/completions")) if gemini_model else
-             (routes.get("responses") or routes.get("images/generations"))}
+             (routes.get("responses") or routes.get("images/generations") or routes.get(OPENROUTER))}
     if not works.get(configured, True):
         return warned(f"use {report.api_mode}; IMAGE_RELAY_API_MODE={configured} needs a route the relay lacks",
                       f"Set IMAGE_RELAY_API_MODE={report.api_mode}.")
@@ -186,4 +187,7 @@ def diagnose(settings: Settings, shown_value: Callable[[str, Settings], str]) ->
     if verdict:
         report.api_mode, report.verdict = None, verdict
     report.ok = report.api_mode is not None
+    if report.ok:
+        from ..relay.usage import REPORTED
+        report.usage_reported = REPORTED.get(report.api_mode)
     return report

@@ -2,7 +2,8 @@
 
 ``GET /models`` tells whether the relay is reachable, takes the key and lists models; each image
 route gets a request it must reject before generating anything (no prompt, no image), and Gemini's
-native route is probed for a Gemini image model. A route counts as present only on evidence
+native route is probed for a Gemini image model, OpenRouter's ``/images`` for a relay without
+``/images/generations``. A route counts as present only on evidence
 specific to it: a success, or a rejection no other probe got. The mode named fits the configured
 image model: Gemini's native API or Chat Completions for a Gemini (Nano Banana) model, the
 Responses or Images API for the others (docs/relays.md has the table).
@@ -24,6 +25,7 @@ from ..relay.transport import ProbeAnswer, probe
 ROUTES = (("responses", "POST", "/responses"), ("images/generations", "POST", "/images/generations"),
           ("images/edits", "POST", "/images/edits"), ("chat/completions", "POST", "/chat/completions"))
 GEMINI = "gemini"  # the route of Gemini's native API, probed for Gemini image models only
+OPENROUTER = "images (OpenRouter)"  # OpenRouter's Image API, probed when /images/generations is missing
 # Bodies that are invalid on purpose but name a model, so the answer is about this route's own
 # fields (no messages) rather than the missing model every route would complain of alike.
 _PROBES = {"chat/completions": lambda s: {"model": s.image_model or s.text_model or "probe", "messages": []}}
@@ -61,6 +63,9 @@ def probe_routes(settings: Settings, records: list[dict]) -> list[tuple[str, int
     gemini = _probe_gemini(settings)
     if gemini is not None:
         answers.append((GEMINI, gemini))
+    if dict(answers)["images/generations"].status in (404, 405):
+        # No /images/generations: OpenRouter's Image API, with no prompt (a 400 before anything is drawn).
+        answers.append((OPENROUTER, probe(settings, "POST", "/images", json={"model": settings.image_model or "probe"})))
     for index, (label, answer) in enumerate(answers):
         record = answer_record(label, answer, settings)
         records.append(record)
@@ -136,6 +141,9 @@ def mode_verdict(routes: dict[str, bool | None], settings: Settings) -> tuple[st
         return "images", (N_("The relay has no Responses API: use IMAGE_RELAY_API_MODE=images.") if edits else
                           N_("The relay has no Responses API: use IMAGE_RELAY_API_MODE=images; it cannot edit "
                              "images (no /images/edits route)."))
+    if routes.get(OPENROUTER):
+        return "images", N_("The relay serves OpenRouter's Image API (/images): use IMAGE_RELAY_API_MODE=images; the "
+                            "bridge finds that route by itself and remembers it.")
     if chat:
         return "chat", N_("The relay offers only Chat Completions: use IMAGE_RELAY_API_MODE=chat, for image models "
                           "the relay sells over chat (reverse models, Gemini through a gateway).")

@@ -46,11 +46,13 @@ class Report:
     routes: dict[str, bool | None] = field(default_factory=dict)
     verdict: str = ""
     api_mode: str | None = None
+    usage_reported: str | None = None  # what the relay's answers say of usage and cost in that mode
     ok: bool = False
     listed: list[str] | None = None  # every model id /models gave (not in the JSON report)
 
     def to_dict(self) -> dict:
-        return {"ok": self.ok, "verdict": self.verdict, "api_mode": self.api_mode, "routes": self.routes,
+        return {"ok": self.ok, "verdict": self.verdict, "api_mode": self.api_mode,
+                "usage_reported": self.usage_reported, "routes": self.routes,
                 "image_models": self.image_models, "checklist": [line.to_dict() for line in self.checklist],
                 "checks": self.checks, "settings": self.settings}
 

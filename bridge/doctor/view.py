@@ -25,6 +25,8 @@ def render(report: Report, out: TextIO, *, verbose: bool = False) -> None:
         out.write(f"[{MARKS['skipped']}] {translate(f'Not checked: {_joined(skipped)}')}\n")
     if verbose:
         _details(report, out)
+    if report.usage_reported:  # what every result will say of the cost, in the mode named
+        out.write(translate(f"Usage in results ({report.api_mode} mode): {report.usage_reported}.") + "\n")
     out.write("\n" + (translate(f"Verdict: ready. {report.verdict}") if report.ok else
                       translate(f"Verdict: not ready. {report.verdict}")) + "\n")
     if not verbose:

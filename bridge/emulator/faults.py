@@ -23,11 +23,15 @@ STREAM_FAULTS = frozenset(
         "stall-after-final",
         # Gemini and chat answers without an image (gemini.py, chat.py)
         "image-safety", "prompt-blocked", "no-candidates", "content-filter", "extra-body-400",
+        # the Images API as relays serve it (images.py, tasks.py, openrouter.py)
+        "prefixed-b64", "expired-link", "json-link", "item-error", "partial-failed", "task-failed",
+        "openrouter-502",
     }
 )
 # Faults handled by the request handler itself (routing and the connection).
 HANDLER_FAULTS = frozenset({"drop", "processing-102", "no-responses-route", "edits-501", "unknown-param",
-                            "redirect", "gzip-bomb", "models-500", "no-gemini-route", "no-chat-route"})
+                            "redirect", "gzip-bomb", "models-500", "no-gemini-route", "no-chat-route",
+                            "openrouter-only"})
 
 
 @dataclass
@@ -92,6 +96,9 @@ def canned_fault(name: str, token: str) -> Canned | None:
         detail = ("The origin web server timed out responding to this request. "
                   "A timeout occurred: the connection to the origin was made but it did not reply in time.")
         return Canned(524, cloudflare_page(524, "A timeout occurred", detail), "text/html; charset=UTF-8")
+    if name == "http-504-html":
+        detail = "The web server reported a gateway time-out error."
+        return Canned(504, cloudflare_page(504, "Gateway time-out", detail), "text/html; charset=UTF-8")
     if name == "html-200":
         return Canned(200, SPA_PAGE, "text/html; charset=utf-8")
     if name == "error-200":
@@ -144,7 +151,7 @@ def moderation_body() -> dict:
 CANNED_FAULTS = frozenset(
     {
         "http-400-json", "http-401", "moderation", "quota", "rate-limit", "http-500-json", "http-502-html",
-        "http-503-retry-after", "http-524-html", "html-200", "error-200", "error-sse-content-type",
+        "http-503-retry-after", "http-524-html", "http-504-html", "html-200", "error-200", "error-sse-content-type",
         "gateway-html-json", "gateway-html-message", "gateway-upstream-401", "same-400", "blocked-400",
     }
 )

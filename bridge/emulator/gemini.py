@@ -83,7 +83,9 @@ class GeminiBuilder:
     def _usage(self, drawn: bool = True) -> dict:
         prompt = max(1, len(self.job.prompt.split()) * 4 // 3) + 258 * self.job.sources
         out = 1290 if drawn else 0
-        return {"promptTokenCount": prompt, "candidatesTokenCount": out, "totalTokenCount": prompt + out}
+        details = [{"modality": "IMAGE", "tokenCount": out}] if drawn else []
+        return {"promptTokenCount": prompt, "candidatesTokenCount": out, "totalTokenCount": prompt + out,
+                "candidatesTokensDetails": details}
 
     def chunks(self) -> list[dict]:
         """The answer as Gemini streams it: each a whole GenerateContentResponse."""

@@ -11,10 +11,12 @@ from . import routes
 from .faults import ALL_FAULTS, canned_fault, error_body
 from .images import ERROR_FLAT, ERROR_NESTED, UPSTREAM_ERROR
 from .jobs import ApiError, bad_request
+from .openrouter import failed_generation
 from .options import Options, split_options
 from .pages import SPA_PAGE
 from .pictures import Pictures
 from .records import RecordedRequest
+from .tasks import answer as task_answer
 from .wire import Writer, play
 
 _BOMB: bytes | None = None
@@ -41,6 +43,17 @@ MODELS = ["gpt-image-1.5", "gpt-image-1", "gpt-image-1-mini", "gpt-image-2", "gp
           "gpt-5-mini", "gpt-4.1", "gpt-4.1-mini", "gemini-3-pro-image", "gemini-3-pro-image-preview",
           "gemini-3.1-flash-image", "gemini-2.5-flash-image"]
 WHITESPACE = b"\n\n   \n"  # keep-alive blank lines written ahead of a JSON body (R22)
+EXPIRED = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Request has expired'
+           b'</Message><RequestId>emulator-0001</RequestId></Error>')
+
+
+def _asks_async(record: RecordedRequest) -> bool:
+    """new-api's ways to ask for an async task: "async": true, or Prefer: respond-async."""
+    if "respond-async" in record.headers.get("prefer", "").lower():
+        return True
+    value = record.json.get("async") if isinstance(record.json, dict) else record.form.get("async")
+    return value is True or str(value).lower() == "true"
+
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -147,6 +160,13 @@ class Handler(BaseHTTPRequestHandler):
             data = [{"id": m, "object": "model", "created": 1767225600, "owned_by": "openai"} for m in MODELS]
             return self._json(writer, opts, {"object": "list", "data": data})
         found = routes.match(self.command, path)
+        if found is not None and found.kind == "task":
+            return self._task(em, writer, opts, found.model)
+        if found is not None and found.kind in ("generations", "edits", "responses") and \
+                fault in ("openrouter-only", "openrouter-502"):
+            found = None  # OpenRouter's images are only on /images (and chat)
+        if found is not None and found.kind == "openrouter" and fault == "openrouter-502":
+            raise failed_generation()
         if found is None or (found.kind == "responses" and fault == "no-responses-route") or \
                 (found.kind in ("chat", "gemini") and fault == f"no-{found.kind}-route"):
             raise ApiError(404, error_body(f"Invalid URL ({self.command} {path})"))
@@ -187,6 +207,11 @@ class Handler(BaseHTTPRequestHandler):
         data = em._files.get(file_id)
         if data is None:
             raise ApiError(404, error_body(f"File not found: {file_id}", "not_found_error"))
+        if self._opts.fault == "expired-link":  # an object store's pre-signed link, a day later
+            return writer.send(403, EXPIRED, "application/xml")
+        if self._opts.fault == "json-link":  # an error where the image should be, under an image type
+            return writer.send(200, b'{"error":{"code":"FileNotReady","message":"The file is not available."}}',
+                               "image/png")
         if self._opts.filedrip:
             writer.start(200, "image/png", length=len(data))
             for i in range(len(data)):
@@ -195,12 +220,26 @@ class Handler(BaseHTTPRequestHandler):
             return writer.finish()
         writer.send(200, data, "image/png")
 
+    def _task(self, em: Emulator, writer: Writer, opts: Options, task_id: str) -> None:
+        task = em.tasks.get(task_id)
+        if task is None:
+            raise ApiError(404, error_body(f"Task not found: {task_id}", "not_found_error", code="task_not_found"))
+        status, body, headers = task_answer(task, opts)
+        writer.send(status, json.dumps(body).encode(), headers=headers)
+
     def _generate(self, em: Emulator, record: RecordedRequest, opts: Options, writer: Writer,
                   route: routes.Route) -> None:
         job = routes.job_for(route, record, opts, em._earlier_image)
         prefix = self._prefix
         pictures = Pictures(job, opts)
         host = self.headers.get("Host") or f"{em.host}:{em.port}"
+        if opts.filehost:  # files on a host apart from the relay's, as on a CDN
+            host = f"{opts.filehost}:{em.port}"
+        if route.kind in ("generations", "edits") and (opts.task or _asks_async(record)):
+            task = em.tasks.make(pictures, job.n, opts, lambda data: em._publish(data, host, prefix),
+                                 record.headers.get("idempotency-key"))
+            status, body, headers = task_answer(task, opts, first=True)
+            return writer.send(status, json.dumps(body).encode(), headers=headers)
         builder = routes.builder_for(route, job, pictures, opts, lambda data: em._publish(data, host, prefix))
         if route.kind == "responses" and not opts.stateless and not opts.fault and job.has_tool:
             em._remember(builder.id, pictures)

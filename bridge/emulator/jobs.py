@@ -51,6 +51,8 @@ class Job:
     params: set[str] = field(default_factory=set)  # parameter names the client sent
     sources: int = 0  # number of input images
     requested_action: str = "auto"  # the image_generation tool's action
+    vendor: str = "openai"  # whose Images API fields it came with (relay/models.fields_of): seedream, jimeng, ...
+    links: bool = False  # answer with links (data[].url) rather than base64, as Seedream, Jimeng and Grok do
 
     @property
     def size(self) -> str:
@@ -102,6 +104,10 @@ def generations_job(data: dict) -> Job:
     prompt = data.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise bad_request("Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter")
+    from .vendors import vendor_job
+    job = vendor_job(data, prompt)
+    if job is not None:
+        return job
     job = _common(data, "generations", prompt, [], data.get("stream"))
     job.params = set(data)
     return job
@@ -109,6 +115,8 @@ def generations_job(data: dict) -> Job:
 
 def edits_job(fields: dict[str, str], files: list[Part]) -> Job:
     """``fields`` are the text parts (or JSON scalars), ``files`` the ``image``/``image[]`` parts."""
+    from .vendors import json_only
+    json_only(str(fields.get("model") or ""))
     images = [p.data for p in files if _IMAGE_FIELD.match(p.name)]
     if not images:
         raise bad_request("Missing required parameter: 'image'.", "image", "missing_required_parameter")

@@ -59,6 +59,11 @@ class Options:
     split: int | None = None  # chat streams: a Markdown image over this many deltas
     reads: str = "both"  # chat: where the ratio is read: openrouter, newapi or both
     thought: bool = False  # gemini: an interim image marked "thought" before the final one
+    task: str | None = None  # answer an async task even unasked, in this relay's shape: newapi, wrapped, mj
+    tasktime: float = 1.0  # seconds an async task takes
+    retry: str = "1"  # the Retry-After an async task's answers carry
+    filehost: str | None = None  # the host name of the links to files (a CDN apart from the relay), e.g. localhost
+
     @classmethod
     def parse(cls, raw: dict[str, str], *, delay: float, chunk: int | None) -> Options:
         """Read known options; a malformed value falls back to the default rather than failing."""
@@ -80,6 +85,10 @@ class Options:
             split=_number(raw.get("split"), int, None),
             reads=raw.get("reads") if raw.get("reads") in ("openrouter", "newapi", "both") else "both",
             thought=_flag(raw.get("thought")),
+            task=raw.get("task") or None,
+            tasktime=max(0.0, _number(raw.get("tasktime"), float, 1.0)),
+            retry=raw.get("retry") or "1",
+            filehost=raw.get("filehost") or None,
         )
 
 

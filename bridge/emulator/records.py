@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ class RecordedRequest:
     json: Any = None
     parts: list[Part] = field(default_factory=list)
     parse_error: str | None = None
+    at: float = field(default_factory=time.monotonic)  # when it arrived (the pacing of polls)
 
     def __getitem__(self, key: str):
         return getattr(self, key)  # lets tests treat a record like a dict

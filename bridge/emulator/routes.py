@@ -15,24 +15,28 @@ from .faults import error_body
 from .gemini import GeminiBuilder, gemini_job, unknown_model
 from .images import ImagesBuilder
 from .jobs import ApiError, Job, bad_request, edits_job, generations_job, json_edit_parts, responses_job
+from .openrouter import OpenRouterBuilder, openrouter_job
 from .responses import ResponseBuilder
 
 _PLAIN = {"/v1/responses": "responses", "/v1/images/generations": "generations", "/v1/images/edits": "edits",
-          "/v1/chat/completions": "chat"}
+          "/v1/chat/completions": "chat", "/v1/images": "openrouter"}
 _GEMINI = re.compile(r"^/v1beta/models/([^/:]+):(generateContent|streamGenerateContent)$")
+_TASK = re.compile(r"^/v1/images/generations/([A-Za-z0-9._:-]+)$")
 
 
 @dataclass(frozen=True)
 class Route:
-    kind: str  # responses | generations | edits | chat | gemini
-    model: str = ""  # named in the path (Gemini)
+    kind: str  # responses | generations | edits | chat | gemini | openrouter | task (a GET of an async task)
+    model: str = ""  # named in the path (Gemini; the task id of a task)
     streams: bool = False  # the path asks for a stream (Gemini's :streamGenerateContent)
 
 
 def match(method: str, path: str) -> Route | None:
+    path = path.rstrip("/")
+    if method == "GET" and _TASK.match(path):
+        return Route("task", _TASK.match(path)[1])
     if method != "POST":
         return None
-    path = path.rstrip("/")
     if path in _PLAIN:
         return Route(_PLAIN[path])
     found = _GEMINI.match(path)
@@ -70,6 +74,8 @@ def job_for(route: Route, record, opts, earlier_image) -> Job:
         return responses_job(fields, earlier)
     if kind == "generations":
         return generations_job(fields)
+    if kind == "openrouter":
+        return openrouter_job(fields)
     if kind == "chat":
         return chat_job(fields, opts.reads, opts.fault)
     if kind == "gemini":
@@ -88,6 +94,8 @@ def builder_for(route: Route, job: Job, pictures, opts, publish):
         return ChatBuilder(job, pictures, opts, publish)
     if route.kind == "gemini":
         return GeminiBuilder(job, pictures, opts, publish)
+    if route.kind == "openrouter":
+        return OpenRouterBuilder(job, pictures, opts)
     return ImagesBuilder(job, pictures, opts.fault, publish)
 
 

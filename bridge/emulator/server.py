@@ -12,6 +12,7 @@ from .handler import Handler
 from .options import option_segments
 from .pictures import Pictures
 from .records import RecordedRequest
+from .tasks import Tasks
 
 
 MAX_ANSWERS = 256  # Responses answers kept for previous_response_id, oldest forgotten first
@@ -29,6 +30,7 @@ class Emulator:
         self._counts: dict[str, int] = {}
         self._files: dict[str, bytes] = {}
         self._answers: OrderedDict[str, Pictures] = OrderedDict()  # response id -> its images (previous_response_id)
+        self.tasks = Tasks()  # async image tasks (tasks.py)
         self._conns: set[socket.socket] = set()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None

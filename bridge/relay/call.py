@@ -18,6 +18,7 @@ class HttpCall:
     base: str | None = None  # another API prefix than IMAGE_RELAY_BASE_URL (Gemini's /v1beta); a secret
     key_header: str = BEARER  # how the key travels: "Authorization: Bearer" or x-goog-api-key, never the URL
     method: str = "POST"
+    headers: tuple[tuple[str, str], ...] = ()  # request headers of the style's own, never secrets (Prefer, Idempotency-Key)
 
     @property
     def endpoint(self) -> str:

@@ -15,7 +15,9 @@ _MODERATION = ("moderation_blocked", "content_policy", "image_content_policy_vio
                "safety_violation", "safety system")
 # A model's own safety filter (Gemini), as relays pass it on: new-api's 400 "request blocked by Gemini
 # API: <REASON>" (code prompt_blocked) and the finish reasons quoted in gateways' messages.
-_CONTENT_POLICY = ("prompt_blocked", "blocked by gemini", "image_safety", "prohibited_content", "blockreason")
+_CONTENT_POLICY = ("prompt_blocked", "blocked by gemini", "image_safety", "prohibited_content", "blockreason",
+                   # Seedream (Volcengine Ark): OutputImageSensitiveContentDetected and its kin, per image
+                   "sensitivecontentdetected")
 # What a blocked image's error says, whichever way the block was reported.
 REPHRASE = ("Nothing was retried, since each try may be billed: rephrase the prompt (describe the scene rather than "
             "real people, brands or well-known characters, and leave out violent or explicit detail) and try again.")

@@ -21,7 +21,7 @@ TEXT_SHOWN = 300  # characters of a model's text quoted in an error
 class Signal:
     """Something the core acts on: ``queued``, ``accepted``, ``reasoning``, ``called`` (the image tool was
     called), ``started`` (rendering), ``partial``, ``rendered`` (the image is done, its bytes follow),
-    ``final``."""
+    ``final``, ``task`` (the relay answered a task to poll: ``meta["task"]``, a ``tasks.Task``)."""
 
     kind: str
     index: int = 0
@@ -43,6 +43,7 @@ class Outcome:
     partials: int = 0
     event_counts: dict[str, int] = field(default_factory=dict)
     item_error: BridgeError | None = None
+    notes: list[str] = field(default_factory=list)  # warnings for the result (some of several images failed)
 
 
 Handler = Callable[["Reader", dict], list[Signal]]
@@ -163,7 +164,8 @@ def text_of(value: object) -> str | None:
 
 
 def meta_of(source: dict) -> dict:
-    return {k: source[k] for k in ("size", "output_format", "quality", "background", "mime_type") if source.get(k)}
+    return {k: source[k] for k in ("size", "output_format", "quality", "background", "mime_type", "media_type")
+            if source.get(k)}
 
 
 def int_of(value: object, default: int) -> int:

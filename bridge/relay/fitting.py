@@ -25,7 +25,9 @@ def fit(job: Job, model: str | None, *, size_is_default: bool = False) -> tuple[
         raise InputError(f"{model} takes at most {rule.max_images} input images (the mask counts as one); "
                          f"{inputs} were given.")
     ratios = ratio_rule(model)
-    if ratios is not None:
+    if rule is not None and rule.fields in ("seedream", "jimeng"):
+        job = _fit_vendor(job, rule, model or "", notes)
+    elif ratios is not None:
         job = _fit_ratio(job, ratios, model or "", notes)
     else:
         job = _fit_size(job, rule, model, notes)
@@ -52,6 +54,26 @@ def _fit_ratio(job: Job, rule: ModelRule, model: str, notes: list[str]) -> Job:
         tier = None  # one resolution: nothing to choose, nothing sent
     dims = rule.dims(ratio, tier) if ratio else None
     return replace(job, aspect_ratio=ratio, resolution=tier, size=f"{dims[0]}x{dims[1]}" if dims else "auto")
+
+
+def _fit_vendor(job: Job, rule: ModelRule, model: str, notes: list[str]) -> Job:
+    """Seedream and Jimeng take a WIDTHxHEIGHT size as it is, or a ratio and a resolution (a
+    resolution alone lets the model pick the shape); Seedream's ratio and resolution become its own
+    recommended size (16:9 at 2K is 2560x1440)."""
+    ratio, tier = job.aspect_ratio, job.resolution
+    if ratio and ratio not in rule.ratios:
+        near = aspect.nearest_ratio(*aspect.parse_ratio(ratio), rule.ratios)
+        raise InputError(f"{model} does not take the aspect ratio {ratio}; it takes {', '.join(rule.ratios)}. "
+                         f"Nearest: {near}.")
+    if tier and tier not in rule.tiers:
+        raise InputError(f"{model} does not take the resolution {tier}; it takes {', '.join(rule.tiers)}.")
+    dims = rule.dims(ratio, tier or "2K") if ratio else None
+    if dims is None:
+        return job
+    size = f"{dims[0]}x{dims[1]}"
+    notes.append(f"{model} takes a size: aspect ratio {ratio} at {tier or '2K'} was sent as {size}, its own size for "
+                 "that shape.")
+    return replace(job, size=size)
 
 
 def _fit_size(job: Job, rule: ModelRule | None, model: str | None, notes: list[str]) -> Job:

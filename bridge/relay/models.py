@@ -19,6 +19,16 @@ under every variation: ``google/`` or ``models/`` prefixes, ``-preview`` (retire
 mid-2026, still sold), ``-vip``, ``-all``, ``-hd``, a resolution (``-2K``) and dated suffixes, and
 the "nano-banana" aliases. Any other name with "gemini" and "image" (or "nano-banana") in it is
 still of the Gemini family, for ``auto``, with Gemini's common ratios.
+
+Models sold on the Images API with fields of their own (``fields``; the request is built by
+``vendor``), matched by family name anywhere in the model name, since relays prefix and suffix
+them freely (``doubao-seedream-4-5-251128``, ``bytedance/seedream-4.5``, ``jimeng-4.0``):
+Seedream (Volcengine Ark and the relays reselling it: ``size`` as a tier or ``WxH``, reference
+images as JSON ``image`` on ``/images/generations``, up to 14), Jimeng (``size`` as ``W*H``, or
+``ratio`` and ``resolution``; JSON ``image``) and Grok (xAI: ``aspect_ratio`` and ``resolution``
+1k/2k). Gemini models on the Images API get the Nano Banana resellers' ``aspect_ratio`` and
+``image_size``. Sources: Volcengine's Seedream API reference and the relay docs in
+``docs/relay-styles.md`` (style D), xAI's image generation docs.
 """
 from __future__ import annotations
 
@@ -55,6 +65,7 @@ class ModelRule:
     sends_tier: bool = True  # False: one resolution only, imageSize is never sent
     max_images: int = 0  # reference images it takes (0: no known limit)
     pixels: dict = field(default_factory=dict, compare=False)  # ratio -> (w, h) at 1K
+    fields: str = "openai"  # the Images API fields it takes: openai | seedream | jimeng | grok | gemini (vendor.py)
 
     def dims(self, ratio: str, tier: str | None) -> tuple[int, int] | None:
         base = self.pixels.get(ratio)
@@ -82,7 +93,22 @@ RULES = (
               ratios=GEMINI_RATIOS, tiers=("1K",), sends_tier=False, max_images=3, pixels=_FLASH25),
 )
 _BY_NAME = {name: rule for rule in RULES for name in (rule.name, *rule.aliases)}
-GEMINI_FAMILY = ModelRule("gemini image model", family="gemini", ratios=GEMINI_RATIOS, tiers=("1K", "2K", "4K"))
+GEMINI_FAMILY = ModelRule("gemini image model", family="gemini", ratios=GEMINI_RATIOS, tiers=("1K", "2K", "4K"),
+                          fields="gemini")
+# Seedream 4.x's recommended sizes at 2K (Volcengine's table); 1K halves and 4K doubles each side.
+SEEDREAM_2K = {"1:1": (2048, 2048), "4:3": (2304, 1728), "3:4": (1728, 2304), "16:9": (2560, 1440),
+               "9:16": (1440, 2560), "3:2": (2496, 1664), "2:3": (1664, 2496), "21:9": (3024, 1296)}
+VENDORS = (
+    (re.compile(r"seedream", re.I), ModelRule("seedream", family="seedream", fields="seedream",
+                                                  ratios=tuple(SEEDREAM_2K), tiers=("1K", "2K", "4K"), max_images=14,
+                                                  pixels={r: (w // 2, h // 2) for r, (w, h) in SEEDREAM_2K.items()})),
+    (re.compile(r"(?:^|[/_-])jimeng|即梦", re.I), ModelRule("jimeng", family="jimeng", fields="jimeng",
+                                                          ratios=("1:1", "4:3", "3:4", "16:9", "9:16", "3:2", "2:3",
+                                                                  "21:9"), tiers=("1K", "2K", "4K"))),
+    (re.compile(r"grok.*imag", re.I), ModelRule("grok", family="grok", fields="grok",
+                                                ratios=("1:1", "3:4", "4:3", "9:16", "16:9", "2:3", "3:2", "1:2",
+                                                        "2:1", "20:9", "9:20"), tiers=("1K", "2K"), max_images=3)),
+)
 
 
 def rule_for(model: str | None) -> ModelRule | None:
@@ -95,7 +121,9 @@ def rule_for(model: str | None) -> ModelRule | None:
         return rule
     base = gemini_base_name(name)
     found = _BY_NAME.get(base)
-    return found if found is not None and found.family == "gemini" else None
+    if found is not None and found.family == "gemini":
+        return found
+    return next((rule for pattern, rule in VENDORS if pattern.search(model)), None)
 
 
 def gemini_base_name(name: str) -> str:
@@ -130,6 +158,14 @@ def ratio_rule(model: str | None) -> ModelRule | None:
     if rule is not None:
         return rule if rule.ratios else None
     return GEMINI_FAMILY if family(model) == "gemini" else None
+
+
+def fields_of(model: str | None) -> str:
+    """The Images API fields a model takes (``vendor``): openai unless the table says otherwise."""
+    rule = rule_for(model)
+    if rule is not None:
+        return "gemini" if rule.family == "gemini" else rule.fields
+    return "gemini" if family(model) == "gemini" else "openai"
 
 
 def size_problem(model: str | None, size: str) -> tuple[str, list[str]] | None:

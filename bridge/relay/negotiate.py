@@ -1,8 +1,10 @@
-"""Parameters a relay turned out not to accept, remembered per relay and model.
+"""Parameters a relay turned out not to accept, and the route of a mode it serves, remembered per relay.
 
 On a 400 naming an unsupported parameter the bridge drops it and retries once; the user cache
-remembers the answer so the next call does not pay the round trip. Relays are keyed by a hash
-of their address, so the cache never holds the address itself.
+remembers the answer so the next call does not pay the round trip. A relay without
+``/images/generations`` that serves OpenRouter's ``/images`` is remembered the same way
+(``Routes``). Relays are keyed by a hash of their address, so the cache never holds the address
+itself.
 """
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ DROPPABLE = frozenset({"size", "quality", "background", "output_format", "output
                        "input_fidelity", "partial_images", "negative_prompt", "seed", "n", "action",
                        "previous_response_id",
                        # chat and Gemini: where the aspect ratio and resolution go, and the output modalities
-                       "extra_body", "image_config", "modalities", "imageConfig", "imageSize", "aspectRatio"})
+                       "extra_body", "image_config", "modalities", "imageConfig", "imageSize", "aspectRatio",
+                       # the Images API: an async request, and the ratio fields of other vendors' models
+                       "async", "aspect_ratio", "image_size", "resolution", "ratio"})
 _UNKNOWN = re.compile(r"(?:unknown|unrecognized|unsupported|unexpected)\s+(?:parameter|field|argument|name)s?:?\s*"
                       r"['\"`]?([A-Za-z_\[\]0-9.]+)", re.I)
 
@@ -67,12 +71,46 @@ class Memory:
         except (OSError, ValueError):
             data = {}
         data[self.key] = sorted(names)
+        _write(self.path, data)
+
+
+def _write(path, data: dict) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=1), "utf-8")
+        replace(tmp, path)
+    except OSError:
+        pass  # a cache that cannot be written only costs a round trip next time
+
+
+
+
+def relay_key(base_url: str | None) -> str:
+    """A relay's name in caches and job records: a hash of its address, never the address."""
+    return hashlib.sha256(f"relay\n{base_url or ''}".encode()).hexdigest()[:24]
+
+
+class Routes:
+    """The route of an API mode that worked on a relay (``styles.ROUTES``): tried first next time."""
+
+    def __init__(self, base_url: str | None, mode: str, environ: dict | None = None) -> None:
+        self.path = user_cache_dir(environ or os.environ) / "relay-routes.json"
+        self.key = f"{relay_key(base_url)}:{mode}"
+
+    def load(self) -> str | None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(data, indent=1), "utf-8")
-            replace(tmp, self.path)
-        except OSError:
-            pass  # a cache that cannot be written only costs a round trip next time
+            value = json.loads(self.path.read_text("utf-8")).get(self.key)
+        except (OSError, ValueError, AttributeError):
+            return None
+        return value if isinstance(value, str) else None
 
-
+    def remember(self, route: str) -> None:
+        try:
+            data = json.loads(self.path.read_text("utf-8")) if self.path.is_file() else {}
+            if not isinstance(data, dict):
+                data = {}
+        except (OSError, ValueError):
+            data = {}
+        data[self.key] = route
+        _write(self.path, data)

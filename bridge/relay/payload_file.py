@@ -49,8 +49,11 @@ class Decoding:
     """A payload being decoded: its base64 remainder (under four characters' worth of a step), the
     hash of its text and its temp file."""
 
-    def __init__(self, payload: Payload, directory: Path, limit: int) -> None:
+    def __init__(self, payload: Payload, directory: Path, limit: int, *, prefixed: bool = False) -> None:
+        """``prefixed``: the text may begin with a ``data:image/…;base64,`` header (one-api's Replicate
+        adapter writes one inside ``b64_json``), which is skipped."""
         self.payload, self.directory, self.limit = payload, directory, limit
+        self._head: bytearray | None = bytearray() if prefixed else None
         self._b64 = bytearray()
         self._hash = hashlib.sha256()
         self._file = None
@@ -60,6 +63,8 @@ class Decoding:
         if b"\\" in span:
             span = unescape(span)
         clean = span.translate(None, _WHITESPACE)
+        if self._head is not None:
+            clean = self._past_header(clean)
         if not clean:
             return
         payload.chars += len(clean)
@@ -75,8 +80,37 @@ class Decoding:
             self._write(self._b64[:usable])
             del self._b64[:usable]
 
+    def _past_header(self, clean: bytes) -> bytes:
+        """What follows a ``data:…;base64,`` header at the start of the text (the text itself if it
+        has none); held back while the first characters could still be one."""
+        self._head += clean
+        head = bytes(self._head)
+        if len(head) < 5 and b"data:".startswith(head):
+            return b""
+        if not head.startswith(b"data:"):
+            self._head = None
+            return head
+        comma = head.find(b",")
+        if comma < 0:
+            if len(head) > 200:
+                self._head = None
+                self.fail("The relay returned a data URL whose header never ends.")
+            return b""
+        self._head = None
+        if b";base64" not in head[:comma]:
+            self.fail("The relay returned a data URL that is not base64.")
+            return b""
+        return head[comma + 1:]
+
     def complete(self) -> None:
         """The payload's text has ended: the rest of its base64 goes to its file, which is closed."""
+        if self._head:  # shorter than a data: header: plain (if odd) base64
+            held, self._head = bytes(self._head), None
+            if held.startswith(b"data:"):
+                self.fail("The relay returned a data URL without image data.")
+            else:
+                self.feed(held)
+        self._head = None
         if self._b64 and not self.payload.skipped and not self.payload.problem:
             self._write(self._b64)
         self._b64.clear()

@@ -2,8 +2,8 @@
 exists whole in memory.
 
 ``Extractor`` sits on the byte stream, before SSE framing and JSON parsing. It finds the JSON
-string values that carry images (``result``, ``partial_image_b64``, ``b64_json``, and ``url``
-when it is a data URL), decodes their base64 into a temp file in the output directory, and passes
+string values that carry images (``result``, ``partial_image_b64``, ``b64_json`` — with or without
+a ``data:`` header inside it —, and ``url`` when it is a data URL), decodes their base64 into a temp file in the output directory, and passes
 on the rest of the bytes with each such value replaced by a short placeholder
 (``__irb_payload_N__``). The event's other fields still reach the interpreter as parsed JSON;
 the receiver maps a placeholder back to its decoded file. Inside the string it handles what
@@ -224,7 +224,9 @@ class Extractor:
     def _begin(self, key: str, markdown: bool = False) -> None:
         payload = Payload(number=len(self.payloads) + 1, key=key, event_type=self._event_type(), markdown=markdown)
         self.payloads[payload.number] = payload
-        self._current = Decoding(payload, self.directory, self.limit)
+        # A base64 key's value may begin with a data: header (b64_json from one-api's Replicate adapter).
+        self._current = Decoding(payload, self.directory, self.limit,
+                                 prefixed=key != "inline" and key not in self._links)
         if key == "result" and payload.event_type == "response.completed" and self._finals_from_items:
             payload.skipped = True  # the final image again: counted, never decoded or held
             self._mode = "decode"

@@ -7,7 +7,7 @@ import re
 import time
 from pathlib import Path
 
-from ..errors import redact
+from ..errors import redact, redact_secrets
 from .call import HttpCall
 
 _BASE64_RUN = re.compile(rb"[A-Za-z0-9+/]{200,}={0,2}")
@@ -48,8 +48,10 @@ class RawLog:
         self.note(f"request ({mode} mode)")
         base = "{gemini base}" if call.base else "{base}"
         key = "Authorization: Bearer [redacted]" if call.key_header == "bearer" else f"{call.key_header}: [redacted]"
-        lines = [f"{call.method} {base}{call.path}", key]
-        if call.json is not None:
+        lines = [f"{call.method} {base}{call.path}", key, *(f"{name}: {value}" for name, value in call.headers)]
+        if call.method == "GET":
+            lines.append("")
+        elif call.json is not None:
             lines += ["Content-Type: application/json", "", json.dumps(call.json, ensure_ascii=False)]
         else:
             lines += ["Content-Type: multipart/form-data", ""]
@@ -57,6 +59,12 @@ class RawLog:
             lines += [f"--part {part}: file {filename} {mime} {len(data)} bytes "
                       f"sha256:{hashlib.sha256(data).hexdigest()[:12]}" for part, filename, data, mime in call.files]
         self._write(("\n".join(lines) + "\n\n").encode("utf-8"))
+
+    def link(self, url: str) -> None:
+        """An image link the relay returned, whole: its signature is what lets the user fetch the image
+        (and is not a secret of theirs), so only the known secrets are taken out of it."""
+        self._write(f"# [{time.monotonic() - self._start:7.2f}s] image link: {url}\n".encode("utf-8", "replace"),
+                    shapes=False)
 
     def response(self, status: int, headers: dict[str, str]) -> None:
         self.note("response")
@@ -71,11 +79,12 @@ class RawLog:
             self._handle.close()
             self._handle = None
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes, shapes: bool = True) -> None:
         if self._handle is None:
             return
         try:
-            self._handle.write(scrub(data, self._secrets))
+            self._handle.write(scrub(data, self._secrets) if shapes else
+                               redact_secrets(data.decode("utf-8", "replace"), self._secrets).encode("utf-8"))
             self._handle.flush()
         except OSError:
             self.close()

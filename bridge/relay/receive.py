@@ -10,12 +10,14 @@ from pathlib import Path
 
 from ..images import store
 from ..images.b64 import decode_base64
-from ..errors import ProtocolError, RequestTimeout
+from ..errors import BridgeError, ProtocolError, RequestTimeout
+from . import tasks
 from .events import Signal
 from .diagnose import html_error
 from ..images.integrity import check_image
 from ..images.sniff import ImageInfo
 from ..user_request import Job
+from .links import billed
 from .payloads import Extractor, problem_error
 from ..progress import Reporter
 from .rawlog import RawLog
@@ -106,10 +108,14 @@ class Receiver:
         self._saved_hashes: set[str] = set()  # the same image told twice (in images[] and in the text) is saved once
         self.extractor = Extractor(saver.directory, IMAGE_LIMIT, keys=style.payload_keys, links=style.link_keys,
                                    text_images=style.text_images)
+        self.task: tasks.Task | None = None  # the relay answered a task to poll instead of the image
+        self.headers: dict[str, str] = {}
 
     def consume(self, reply: Reply, stream_expected: bool) -> None:
-        """Process the whole answer; raises BridgeError on any failure (images saved so far stay)."""
+        """Process the whole answer; raises BridgeError on any failure (images saved so far stay). An
+        answer that is a task still running sets ``task`` instead of failing for want of an image."""
         self._opened = time.monotonic()
+        self.headers = reply.headers
         content_type = reply.content_type.lower()
         try:
             if reply.is_event_stream or (stream_expected and "json" not in content_type and "html" not in content_type):
@@ -121,11 +127,15 @@ class Receiver:
                 self._handle(signal)
         finally:
             self.extractor.close()  # temp files of payloads that were never published
+        if self.task is not None and not self.interpreter.outcome.finals:
+            return  # polled next (relay/polling)
+        self.task = None
         if self.tally.truncated_events and not self.interpreter.outcome.finals:
             raise ProtocolError("The relay cut off an event that carried image data (some relays cap stream lines at "
                                 "64 KiB); use IMAGE_RELAY_API_MODE=images or ask the relay to raise its limit.",
                                 code="truncated_event")
         self.interpreter.finish()
+        self.warnings.extend(self.interpreter.outcome.notes)
         self._note_buffering()
 
     @property
@@ -164,6 +174,9 @@ class Receiver:
         self.rawlog.body(bytes(body) + b"\n")
         text = bytes(body).strip()  # relays pad JSON with keep-alive whitespace (R22)
         if not text:
+            self.task = tasks.from_headers(reply.headers) if reply.status == 202 else None
+            if self.task is not None:
+                return  # an empty 202 whose Location names the task
             raise ProtocolError("The relay's answer was empty.", code="empty_answer")
         if text[:1] == b"<":
             raise html_error(reply.status, text.decode("utf-8", "replace"))
@@ -207,6 +220,8 @@ class Receiver:
             self._partial(signal)
         elif signal.kind == "final":
             self._final(signal)
+        elif signal.kind == "task":
+            self.task = signal.meta["task"]
 
     def _partial(self, signal: Signal) -> None:
         try:
@@ -224,13 +239,21 @@ class Receiver:
                            path=str(saved.path))
 
     def _final(self, signal: Signal) -> None:
-        tmp = self._payload(signal)
-        if tmp is None:
-            return  # the final image repeated (response.completed): already saved
-        with _removed_on_error(tmp):  # a rejected final leaves nothing behind
-            info = check_image(tmp, "The final image")
-            self.tally.final_at = time.monotonic()
-            self.reporter.emit("final", f"Final image received ({info.size}, {tmp.stat().st_size / 1024:.0f} KB).")
+        link = signal.url if signal.url and signal.url.startswith(("http://", "https://")) else None
+        if link is not None:
+            self.rawlog.link(link)  # whole, so the user can still fetch it whatever happens next
+        try:
+            tmp = self._payload(signal)
+            if tmp is None:
+                return  # the final image repeated (response.completed): already saved
+            with _removed_on_error(tmp):  # a rejected final leaves nothing behind
+                info = check_image(tmp, "The final image")
+        except BridgeError as error:
+            if link is None:
+                raise
+            raise billed(error, link) from None  # made and billed: the error keeps the link
+        self.tally.final_at = time.monotonic()
+        self.reporter.emit("final", f"Final image received ({info.size}, {tmp.stat().st_size / 1024:.0f} KB).")
         saved = self.saver.final(tmp, info)
         self.reporter.emit("saved", f"Saved {saved.path}.", path=str(saved.path))
 
@@ -257,16 +280,19 @@ class Receiver:
                 raise ProtocolError(f"The relay sent an image larger than {IMAGE_LIMIT >> 20} MB; it was not saved.",
                                     code="too_large")
             data = decode_base64(inline)
-        elif signal.url:
-            data = download(signal.url, self.settings, limit=IMAGE_LIMIT, cancel=self.cancel, deadline=self.deadline)
-        else:
+        elif not signal.url:
             raise ProtocolError("The relay sent an image event without image data.", code="no_image")
-        tmp, handle = store.open_temp(self.saver.directory)
+        directory = self.saver.directory
+        tmp, handle = store.open_temp(directory)
         with _removed_on_error(tmp):
             try:
-                store.write_to(handle, self.saver.directory, data)
+                if inline:
+                    store.write_to(handle, directory, data)
+                else:  # a link: the image goes to the temp file as it arrives, never whole in memory
+                    download(signal.url, self.settings, limit=IMAGE_LIMIT, cancel=self.cancel, deadline=self.deadline,
+                             sink=lambda piece: store.write_to(handle, directory, piece))
             finally:
-                store.close_temp(handle, self.saver.directory)
+                store.close_temp(handle, directory)
         return tmp
 
     def _note_buffering(self) -> None:

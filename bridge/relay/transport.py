@@ -10,7 +10,7 @@ import contextvars
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urljoin
@@ -25,7 +25,7 @@ from . import compression
 from ..config import Settings
 from ..errors import Cancelled, NetworkError, ProtocolError, RelayRejected, RequestTimeout
 from .diagnose import error_from_body
-from .links import PeerGuard, check_link, link_refused, relay_is_private
+from .links import PeerGuard, check_link, error_in_body, link_refused, private_allowed
 from .call import BEARER, HttpCall
 
 READ_SIZE = 65536
@@ -195,7 +195,8 @@ def _body(response: requests.Response, settings: Settings, deadline: float, canc
         yield from decoder.feed(data)
 
 
-def _headers(settings: Settings, accept: str, stream: bool, key_header: str = BEARER) -> dict[str, str]:
+def _headers(settings: Settings, accept: str, stream: bool, key_header: str = BEARER,
+             own: tuple[tuple[str, str], ...] = ()) -> dict[str, str]:
     headers = {"User-Agent": USER_AGENT, "Accept": accept,
                # Streams ask for no compression: a compressing proxy holds SSE back until its buffer
                # fills, which hides progress; whatever arrives compressed is decoded all the same.
@@ -204,6 +205,7 @@ def _headers(settings: Settings, accept: str, stream: bool, key_header: str = BE
         headers["Authorization"] = f"Bearer {settings.api_key}"
     elif settings.api_key:
         headers[key_header] = settings.api_key  # x-goog-api-key: Gemini's way; never in the URL
+    headers.update(own)
     lowered = {k.lower() for k in settings.extra_headers}
     for name in [h for h in headers if h.lower() in lowered]:
         del headers[name]  # the user's own header wins, e.g. an Authorization of another scheme
@@ -218,14 +220,14 @@ def open_call(settings: Settings, call: HttpCall, *, deadline: float, cancel: Ca
     if time.monotonic() >= deadline:
         raise _deadline_error(settings)
     headers = _headers(settings, "text/event-stream, application/json" if call.stream else "application/json",
-                       call.stream, call.key_header)
+                       call.stream, call.key_header, call.headers)
     # The read timeout also bounds the wait for the first byte, so it never outlives the job's deadline.
     read_timeout = max(0.5, min(settings.idle_timeout, deadline - time.monotonic()))
     kwargs: dict = {"headers": headers, "stream": True, "allow_redirects": False,
                     "timeout": (min(settings.connect_timeout, read_timeout), read_timeout)}
     if call.json is not None:
         kwargs["json"] = call.json
-    else:
+    elif call.method != "GET":
         kwargs["data"] = call.fields
         kwargs["files"] = [(part, (filename, data, mime)) for part, filename, data, mime in call.files]
     session = _session()
@@ -257,7 +259,7 @@ def open_call(settings: Settings, call: HttpCall, *, deadline: float, cancel: Ca
             if not 200 <= response.status_code < 300:
                 body = _read_capped(response, settings, deadline, cancel, read_timeout)
                 error = error_from_body(response.status_code, content_type, body)
-                error.retry_after = _retry_after(lowered)
+                error.retry_after = retry_after(lowered)
                 raise error
             yield Reply(response.status_code, content_type, request_id, lowered, response, settings, deadline, cancel,
                         read_timeout)
@@ -266,13 +268,17 @@ def open_call(settings: Settings, call: HttpCall, *, deadline: float, cancel: Ca
             session.close()
 
 
-def download(url: str, settings: Settings, *, limit: int, cancel: CancelToken, deadline: float | None = None) -> bytes:
+def download(url: str, settings: Settings, *, limit: int, cancel: CancelToken, deadline: float | None = None,
+             sink: Callable[[bytes], None] | None = None) -> bytes:
     """Fetch an image link a relay returned: http(s) only, never with the key or extra headers,
-    never to a private address unless the relay itself is on one, redirects under the same rules,
-    within the job's deadline and ``limit`` bytes. Error text never quotes the link or its bytes."""
+    never to a private address unless the relay itself is on one (and never on a shared server),
+    redirects under the same rules, within the job's deadline and ``limit`` bytes. An error the file
+    host sends instead of the image (even under an image content type) is a ``link_failed`` error.
+    With ``sink`` the image goes there piece by piece as it arrives (never whole in memory) and b""
+    is returned; else the bytes are. Error text never quotes the link."""
     cancel.check()
     deadline = deadline if deadline is not None else time.monotonic() + settings.total_timeout
-    guard = PeerGuard(allow_private=relay_is_private(settings.base_url))
+    guard = PeerGuard(allow_private=private_allowed(settings.base_url, settings.shared))
     reset, reset_guard = _ACTIVE_TOKEN.set(cancel), _PEER_GUARD.set(guard)
     what = "the image link the relay returned"
     try:
@@ -296,20 +302,39 @@ def download(url: str, settings: Settings, *, limit: int, cancel: CancelToken, d
                         url = urljoin(url, response.headers["Location"])
                         continue
                     if response.status_code != 200:
-                        raise NetworkError(f"Downloading the image the relay linked to failed with HTTP "
-                                           f"{response.status_code}.", code="download_failed",
-                                           status_code=response.status_code, retryable=False)
-                    data = bytearray()
-                    for piece in _body(response, settings, deadline, cancel, read_timeout, what):
-                        data += piece
-                        if len(data) > limit:
-                            raise ProtocolError(f"The linked image is larger than {limit // 1048576} MB.",
-                                                code="image_too_large")
-                    return bytes(data)
+                        status = response.status_code
+                        said = error_in_body(_read_capped(response, settings, deadline, cancel, read_timeout))
+                        raise NetworkError(f"The file host answered HTTP {status} ({said})." if said else
+                                           f"The file host answered HTTP {status}.", code="download_failed",
+                                           status_code=status, retryable=False)
+                    return _image_body(response, settings, deadline, cancel, read_timeout, what, limit, sink)
             raise link_refused(f"redirected more than {MAX_REDIRECTS} times")
     finally:
         _ACTIVE_TOKEN.reset(reset)
         _PEER_GUARD.reset(reset_guard)
+
+
+def _image_body(response: requests.Response, settings: Settings, deadline: float, cancel: CancelToken,
+                read_timeout: float, what: str, limit: int, sink: Callable[[bytes], None] | None) -> bytes:
+    """A linked image's bytes, to ``sink`` as they come (or gathered); only an answer that may be an
+    error (one that begins with "{" or "<", which no image does) is also kept, up to 1 MiB, to read it."""
+    data, head, size = bytearray(), bytearray(), 0
+    for piece in _body(response, settings, deadline, cancel, read_timeout, what):
+        size += len(piece)
+        if size > limit:
+            raise ProtocolError(f"The linked image is larger than {limit // 1048576} MB.", code="image_too_large")
+        if size == len(piece) or len(head):
+            if piece.lstrip()[:1] in (b"{", b"<") or len(head):
+                head += piece[:ERROR_BODY_LIMIT - len(head)]
+        if sink is not None:
+            sink(piece)
+        else:
+            data += piece
+    said = error_in_body(bytes(head)) if head else None
+    if said is not None:
+        raise ProtocolError(f"The file host answered with an error instead of the image ({said}).",
+                            code="link_failed")
+    return bytes(data)
 
 
 def _read_capped(response: requests.Response, settings: Settings, deadline: float, cancel: CancelToken,
@@ -326,7 +351,7 @@ def _read_capped(response: requests.Response, settings: Settings, deadline: floa
     return bytes(body[:ERROR_BODY_LIMIT])
 
 
-def _retry_after(headers: dict[str, str]) -> float | None:
+def retry_after(headers: dict[str, str]) -> float | None:
     # LiteLLM renames the upstream's Retry-After to llm_provider-retry-after.
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0), ("llm_provider-retry-after-ms", 0.001),
                         ("llm_provider-retry-after", 1.0)):

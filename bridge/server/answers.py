@@ -54,13 +54,14 @@ async def image(result, settings, jobs, reader, joined: str | None = None) -> Ca
     return scrubbed(text_result(text, extra=previews, structured=structured), reader)
 
 
-def failed(result, jobs, reader, ctx=None, joined: str | None = None) -> CallToolResult:
+def failed(result, jobs, reader, ctx=None, joined: str | None = None, job_id: str | None = None) -> CallToolResult:
     from ..clients.host import claude_plugin, client_name
     try:
         client = client_name(ctx.session) if ctx is not None else None
     except Exception:  # noqa: BLE001 - outside a request there is no session; the advice stays general
         client = None
-    text = "\n".join([failure_text(result, claude_plugin(client), reader.file_link), *([joined] if joined else []),
+    text = "\n".join([failure_text(result, claude_plugin(client), reader.file_link, job_id),
+                      *([joined] if joined else []),
                       *notices(jobs, reader)])
     return scrubbed(text_result(text, error=True), reader)
 
@@ -81,7 +82,7 @@ async def settled(job, settings, jobs, reader, ctx=None, joined: str | None = No
         return scrubbed(text_result(_linked(text, job, reader)), reader)
     jobs.delivered(job, result)
     return await image(result, settings, jobs, reader, joined) if result.ok else \
-        failed(result, jobs, reader, ctx, joined)
+        failed(result, jobs, reader, ctx, joined, job.id)
 
 
 async def from_record(record: dict, jobs, settings, reader, joined: str | None = None) -> CallToolResult:
@@ -92,7 +93,7 @@ async def from_record(record: dict, jobs, settings, reader, joined: str | None =
         return scrubbed(_record_text(record, jobs, reader, joined), reader)
     jobs.mark_reported(record["id"])
     return await image(result, settings, jobs, reader, joined) if result.ok else \
-        failed(result, jobs, reader, None, joined)
+        failed(result, jobs, reader, None, joined, record["id"])
 
 
 def _record_text(record: dict, jobs, reader, joined: str | None) -> CallToolResult:

@@ -159,6 +159,7 @@ def _earlier_job(jobs: Jobs, job_id: str, reader):
     if found is None:
         raise InputError(f"There is no image job {job_id.strip()[:40]!r} for you on this server; call "
                          "generate_image without job_id to start a new generation.")
+    found = jobs.revive(found)  # stopped while the relay's async task ran: its image is polled for, not paid again
     card.note(found)
     return found
 
@@ -170,7 +171,8 @@ _JOBS: list = []
 def _jobs() -> Jobs:
     if not _JOBS:
         from .background import Jobs
-        _JOBS.append(Jobs(user_state_dir() / "jobs"))
+        from .runner import resume
+        _JOBS.append(Jobs(user_state_dir() / "jobs", resume=resume))
     return _JOBS[0]
 
 

@@ -6,10 +6,14 @@ budget, and a call that is cancelled or gives up leaves the job running to its e
 recorded on disk (small JSON, never a secret) in the user's job folder, so any later server of
 the same user reports them: one whose server died while its worker ran on is adopted (followed
 to its end), one whose worker finished is reported as finished, and only a job whose worker is
-gone without a result is reported as lost, with its best partial image if one was saved.
+gone without a result is reported as lost, with its best partial image if one was saved — unless
+the relay had answered with an async task: such a job is resumed by polling its task (a new worker,
+``runner.resume``), never by generating again, and so is a job that stopped while polling (its
+time-out, a cancelled call) when a call names its ``job_id``.
 """
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import re
@@ -31,6 +35,8 @@ JOIN_SECONDS = 3600  # an identical call joins a finished job whose result nobod
 _RECORD = re.compile(r"^job_[0-9a-f]+\.json$")
 FINISHING_GRACE = 10.0  # past the budget, a job whose final image is in still gets this long to finish
 Work = Callable[["Job"], GenerationResult]
+# Which face starts the jobs of this call (the history records it): the card sets "card" around its calls.
+FACE: contextvars.ContextVar[str] = contextvars.ContextVar("image_job_face", default="mcp")
 
 
 @dataclass
@@ -48,6 +54,7 @@ class Job:
     reported: bool = False  # a call has returned its outcome
     cancel: object | None = None  # the CancelToken the work polls
     owner: str | None = None  # the authenticated caller of a shared server (auth.owner_of); None: local
+    face: str = "mcp"  # who started it, for the history: mcp, card or library
 
     partial_paths: list[str] = field(default_factory=list)
     persist: Callable[[], None] | None = None  # rewrites the job's record
@@ -58,6 +65,9 @@ class Job:
     finished: float | None = None
     shown: set[str] = field(default_factory=set)  # saved images a call or notice already named
     watched_until: float = 0.0  # a client polls it as an MCP task until then (``tasks``): no notice names it
+    relay_task: str | None = None  # the relay's async task, once it answered one (from the worker's progress)
+    order: dict | None = None  # what resuming the task needs (``runner``): output folders, the relay's hash
+    resumes: int = 0  # times its task was taken up again by a new worker
 
     @property
     def saved(self) -> list[str]:
@@ -67,6 +77,10 @@ class Job:
     def on_progress(self, progress: Progress) -> None:
         """The work's progress callback (runs in the job's thread)."""
         self.progress.append(progress)
+        if progress.task and progress.task != self.relay_task:
+            self.relay_task = progress.task
+            if self.persist is not None:
+                self.persist()  # a job whose worker dies while polling is resumed from its record
         if progress.stage == "partial" and progress.path:
             self.partial_paths.append(progress.path)
             if self.persist is not None:
@@ -101,8 +115,9 @@ class Job:
 class Jobs:
     """The jobs of one server: started here, or recorded on disk by this or an earlier server."""
 
-    def __init__(self, state_dir: Path, max_jobs: int = 4) -> None:
+    def __init__(self, state_dir: Path, max_jobs: int = 4, resume: Callable | None = None) -> None:
         self.dir = state_dir
+        self.resume = resume  # resume(job, folder) -> GenerationResult: polls a job's task in a new worker
         self.max_jobs = max_jobs  # jobs that talk to the relay at once; the rest wait in order
         self._jobs: dict[str, Job] = {}
         self._announced: set[str] = set()  # running jobs already named in a notice
@@ -115,9 +130,10 @@ class Jobs:
         self._mark_lost_and_prune()
 
     def start(self, prompt: str, work: Work, cancel: object | None = None, owner: str | None = None, *,
-              key: str | None = None) -> Job:
+              key: str | None = None, face: str | None = None) -> Job:
         """Run ``work`` in a thread of its own; ``cancel`` (a CancelToken) is what stops it."""
-        job = Job(id="job_" + secrets.token_hex(6), prompt=prompt[:120], cancel=cancel, owner=owner, key=key)
+        job = Job(id="job_" + secrets.token_hex(6), prompt=prompt[:120], cancel=cancel, owner=owner, key=key,
+                  face=face or FACE.get())
         with self._lock:
             self._jobs[job.id] = job
         job.persist = lambda: self._write(job, "running")
@@ -162,7 +178,9 @@ class Jobs:
                 return self._jobs[record["id"]]
             job = Job(id=record["id"], prompt=record.get("prompt", ""), started=record.get("started", time.time()),
                       key=record.get("key"), owner=record.get("owner"), worker=record.get("worker"),
-                      worker_start=record.get("worker_start"), deadline=record.get("deadline"))  # its partials come back as its events are replayed
+                      worker_start=record.get("worker_start"), deadline=record.get("deadline"),
+                      relay_task=record.get("relay_task"), order=record.get("order"),
+                      resumes=record.get("resumes", 0))  # its partials come back as its events are replayed
             self._jobs[job.id] = job
         job.persist = lambda: self._write(job, "running")
 
@@ -282,9 +300,37 @@ class Jobs:
             return self._adopt(record)
         if not record.get("worker") and is_alive(record.get("pid")):
             return record  # waiting for a slot in a live server: that server runs it
+        revived = self.revive(record)
+        if revived is not record:
+            return revived  # its worker died while the relay's task ran: polled again, not generated again
         record["status"] = "lost"
         self._dump(record)
         return record
+
+    def revive(self, found: Job | dict) -> Job | dict:
+        """A job that stopped while the relay's task ran (its worker died, its time-out passed, its call
+        was cancelled), taken up again by polling the task in a new worker; anything else as it was."""
+        record = found if isinstance(found, dict) else self._record(found, "done" if found.done.is_set() else "running")
+        if isinstance(found, Job) and not found.done.is_set():
+            return found
+        error = record.get("error") or {}
+        stopped = record.get("status") == "running" or (not record.get("ok") and error.get("task_id")
+                                                         and error.get("code") in RESUMABLE)
+        task = error.get("task_id") or record.get("relay_task") or _task_in_events(self.dir, record["id"])
+        if not (stopped and task and record.get("order") and self.resume is not None) \
+                or record.get("resumes", 0) >= MAX_RESUMES:
+            return found
+        job = Job(id=record["id"], prompt=record.get("prompt", ""), started=time.time(), key=record.get("key"),
+                  owner=record.get("owner"), relay_task=task, order=record["order"], resumes=record.get("resumes", 0))
+        with self._lock:
+            self._jobs[job.id] = job
+        job.persist = lambda: self._write(job, "running")
+        job.persist()
+
+        def run() -> None:
+            job.result = self.resume(job, self.dir)
+
+        return self._run(job, run)
 
     def mark_reported(self, job_id: str) -> None:
         try:  # one marker per job, whichever server reports it: no later server reports it again
@@ -343,7 +389,12 @@ class Jobs:
     def _record(self, job: Job, status: str) -> dict:
         record = {"id": job.id, "status": status, "pid": os.getpid(), "started": round(job.started, 3),
                   "prompt": job.prompt, "reported": job.reported, "partial_image_paths": list(job.partial_paths),
-                  "key": job.key, "worker": job.worker, "worker_start": job.worker_start, "deadline": job.deadline}
+                  "key": job.key, "worker": job.worker, "worker_start": job.worker_start,
+                  "deadline": job.deadline}
+        if job.relay_task is not None:
+            record.update(relay_task=job.relay_task, order=job.order, resumes=job.resumes)
+        elif job.order is not None:
+            record["order"] = job.order
         if job.owner is not None:
             record["owner"] = job.owner
         if job.result is not None:
@@ -407,6 +458,30 @@ class Jobs:
 
 
 _NOT_JOINED = ("lost", "interrupted")  # an identical call starts afresh after these
+# A job that ended with one of these while the relay's task ran is taken up again by a call naming it.
+RESUMABLE = ("deadline", "timeout", "idle_timeout", "interrupted", "lost", "cannot_connect", "connection_broken",
+             "connection_closed", "relay_error", "rate_limited")
+MAX_RESUMES = 3  # a worker that keeps dying is not started again and again
+
+
+def _task_in_events(folder: Path, job_id: str) -> str | None:
+    """The relay's task a job's worker named in its progress (for a job whose server died before it
+    recorded it): the last one in its events file, read to at most 1 MiB."""
+    try:
+        with open(folder / f"{job_id}.events", "rb") as handle:
+            lines = handle.read(1 << 20).splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            task = json.loads(line).get("task")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(task, str) and task:
+            return task
+    return None
+
+
 KEEP_RUNNING_SECONDS = 3600  # a running job's record is rewritten at least at its start; jobs end within this
 
 
@@ -418,7 +493,7 @@ def _result_fields(result: GenerationResult) -> dict:
     return dict(ok=result.ok, image_paths=list(result.image_paths), partial_image_paths=list(result.partial_image_paths),
                 alt_text=result.alt_text, error=result.error, actual_size=result.actual_size,
                 output_format=result.output_format, bytes=result.bytes, elapsed_seconds=result.elapsed_seconds,
-                response_ids=dict(result.response_ids))
+                response_ids=dict(result.response_ids), usage=result.usage)
 
 
 def saved_result(job: Job) -> GenerationResult | None:

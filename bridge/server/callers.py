@@ -51,7 +51,8 @@ class Caller:
         """The configured output folder, inside this caller's own folder (never the server's project)."""
         out = Path(settings.output_dir).expanduser()
         folder = (out / "callers" / self.owner) if out.is_absolute() else (self.output_base() / out)
-        return replace(settings, output_dir=str(folder)), self.output_base()
+        # shared: image links to this server's own network are refused (relay/links), whatever the relay
+        return replace(settings, output_dir=str(folder), shared=True), self.output_base()
 
     def image_id(self, path: str) -> str:
         return downloads.publish(self.owner, path)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import contextvars
 import os
-import secrets
 import time
 from importlib import resources
 from pathlib import Path
@@ -30,7 +29,9 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import CallToolResult, ImageContent, TextContent
 from pydantic import Field
 
+from ..images.masks import save_painted_mask
 from .audience import audience_of
+from .background import FACE
 from .sources import job_file, job_paths
 
 CARD_URI = "ui://image-relay-bridge/card.html"
@@ -42,10 +43,8 @@ TOOL = "generate_image"
 CARD_WAIT_SECONDS = 1.0  # a call the card makes returns this soon; the card then follows the job itself
 STATUS_WAIT_SECONDS = 1.5  # card_status waits this long for news before answering
 FULL_IMAGE_MAX_BYTES = 24 * 1024 * 1024  # larger files stay previews in the card
-MASK_MAX_BYTES = 16 * 1024 * 1024
 THUMB_SIDE, THUMB_BYTES = 384, 60_000  # an edit's source beside the result
 PARTIAL_SIDE, PARTIAL_BYTES = 768, 200_000
-MASK_KEEP_SECONDS = 7 * 24 * 3600
 
 ASKED_KEEP = 256  # jobs whose arguments card_status remembers (this process only)
 _ASKED: dict[str, dict] = {}
@@ -156,14 +155,15 @@ class Card(Apps):
                 args.update(image_paths=None, images=[caller.image_id(source)], mask=mask_png or None)
             elif mask_png:
                 try:
-                    args["mask_path"] = await anyio.to_thread.run_sync(_save_mask, mask_png)
+                    args["mask_path"] = await anyio.to_thread.run_sync(save_painted_mask, mask_png)
                 except ValueError as error:
                     return _error(str(error))
-        token = _CARD_CALL.set(True)
+        token, face = _CARD_CALL.set(True), FACE.set("card")
         try:
             return await _with_card(ctx.mcp_server.call_tool(TOOL, args, ctx), args, share_arguments=True,
                                     caller=_caller(ctx))
         finally:
+            FACE.reset(face)
             _CARD_CALL.reset(token)
 
     async def card_status(
@@ -343,27 +343,3 @@ async def _data_url(path: str, side: int, max_bytes: int) -> str | None:
         return None
     return f"data:{made.mime_type};base64," + base64.b64encode(made.data).decode("ascii")
 
-
-def _save_mask(data: str) -> str:
-    """Write the card's painted mask where the job can read it; older masks go after a week."""
-    from ..paths import user_state_dir
-    try:
-        raw = base64.b64decode(data.split(",", 1)[-1], validate=True)
-    except ValueError:
-        raise ValueError("The painted mask did not arrive intact; paint it again.") from None
-    if len(raw) > MASK_MAX_BYTES or not raw.startswith(b"\x89PNG\r\n\x1a\n"):
-        raise ValueError("The painted mask must be a PNG of at most 16 MiB.")
-    folder = user_state_dir() / "masks"
-    folder.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    for old in folder.glob("mask-*.png"):
-        try:
-            if now - old.stat().st_mtime > MASK_KEEP_SECONDS:
-                old.unlink()
-        except OSError:
-            pass
-    path = folder / f"mask-{secrets.token_hex(6)}.png"
-    tmp = folder / f".{path.name}.tmp"
-    tmp.write_bytes(raw)
-    os.replace(tmp, path)
-    return str(path)

@@ -73,7 +73,7 @@ async def serve(request):
     owner = owner_of_user(request.scope.get("user"))
     if owner is None:
         return JSONResponse({"error": "invalid_token", "error_description": "Authentication required"},
-                            status_code=401, headers={"WWW-Authenticate": _challenge(request)})
+                            status_code=401, headers={"WWW-Authenticate": challenge(request)})
     image_id, _, _ = request.path_params["name"].partition(".")
     path = resolve(owner, image_id)
     if path is None:
@@ -82,7 +82,7 @@ async def serve(request):
                         filename=file_name(image_id, str(path)), headers={"Cache-Control": "private, no-store"})
 
 
-def _challenge(request) -> str:
-    challenge = 'Bearer error="invalid_token", error_description="Authentication required"'
+def challenge(request) -> str:
+    text = 'Bearer error="invalid_token", error_description="Authentication required"'
     metadata = RESOURCE_METADATA_URL[0] if RESOURCE_METADATA_URL else None
-    return challenge + (f', resource_metadata="{metadata}"' if metadata else "")
+    return text + (f', resource_metadata="{metadata}"' if metadata else "")

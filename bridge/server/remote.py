@@ -213,6 +213,8 @@ def build_app(server, options: HttpOptions):
         downloads.RESOURCE_METADATA_URL[:] = [str(build_resource_metadata_url(server.settings.auth.resource_server_url))]
     if not any(getattr(r, "path", None) == downloads.ROUTE for r in server._custom_starlette_routes):
         server.custom_route(downloads.ROUTE, methods=["GET", "HEAD"])(downloads.serve)
+        from . import caller_history
+        server.custom_route(caller_history.ROUTE, methods=["GET"])(caller_history.serve)  # a caller's own history
     # The guard below checks Host and Origin on every route; the SDK's own check covers /mcp only.
     security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
     app = server.streamable_http_app(host=options.host, transport_security=security,

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .background import Job, record_tags
+from ..history.running import for_model
 from ..result import GenerationResult, markdown_image
 
 # What the model should do next, by error code; the message itself says what happened.
@@ -50,20 +51,35 @@ def success_text(result: GenerationResult, link: Callable[[str], str] | None = N
     lines += [f"Warning: {w}" for w in result.warnings]
     lines.append("Show the image to the user with the markdown tag above." if len(tags) == 1 else
                  "Show the images to the user with the markdown tags above.")
+    from ..relay.usage import text as usage_text
+    spent = usage_text(result.usage)
+    if spent:
+        lines.append(spent)  # what the relay says the call cost: the last of the result's own lines
+    if not link:  # a remote caller's images are links already; the library is the server machine's
+        lines.append(for_model(result.image_paths))
     return "\n".join(lines)
 
 
 def failure_text(result: GenerationResult, claude_plugin: bool = False,
-                 link: Callable[[str], str] | None = None) -> str:
+                 link: Callable[[str], str] | None = None, job_id: str | None = None) -> str:
     where = link or (lambda p: p)
     _url = {"windows": False} if link else {}
     error = result.error or {}
     code = error.get("code", "error")
     lines = [f"Image generation failed ({code}): {error.get('message', '')}"]
+    for url in error.get("image_urls") or ():  # made and billed, but its link failed: the user may still fetch it
+        lines.append(f"The relay's link to the image (it may expire soon): {url}")
+    if error.get("task_id"):
+        again = f'job_id="{job_id}"' if job_id else "this job's job_id"
+        lines.append(f"Next: call generate_image again with {again} to fetch the image of the relay's task "
+                     f"{error['task_id']} without a new, billed generation.")
+        return "\n".join(lines)
     if result.image_paths:  # exit 9: the best partial stands in for the image
         lines.append(f"The best partial image was kept: {markdown_image(where(result.image_paths[0]), result.alt_text, **_url)}")
     elif result.partial_image_paths:
         lines.append(f"A partial image was kept: {markdown_image(where(result.partial_image_paths[-1]), result.alt_text, **_url)}")
+    if not link and (result.image_paths or result.partial_image_paths):
+        lines.append(for_model(result.image_paths or result.partial_image_paths[-1:]))
     lines.append(f"Next: {_NEXT.get(code, _DEFAULT_NEXT)}{_CLAUDE_PLUGIN_NEXT.get(code, '') if claude_plugin else ''}")
     return "\n".join(lines)
 

@@ -6,6 +6,10 @@ lifetime is exactly the generation's; and every server, of any client, follows a
 way, through the files its worker writes in the user's job folder. The price is one interpreter
 start per generation (measured by ``bench/bench_jobs.py``), paid beside the call, which then waits
 minutes for the relay anyway.
+
+A worker that dies while the relay's async task runs is not the end of the job: the task is taken
+up by a new worker that only polls it (``resume``), with the settings of the server that resumes it
+(the same relay, checked by the hash the job's record keeps, never its address).
 """
 from __future__ import annotations
 
@@ -19,8 +23,8 @@ from pathlib import Path
 from ..progress import Progress
 from ..result import GenerationResult
 from ..system import detach
-from .background import saved_result
-from .worker import BOOT, EVENTS, order_for, read_result
+from .background import MAX_RESUMES, saved_result
+from .worker import BOOT, EVENTS, RESULT, order_for, read_result
 
 POLL = 0.02  # how often a follower looks for new progress and the result
 DEADLINE_MARGIN = 120.0  # past the job's own total timeout, a silent worker is given up on
@@ -28,7 +32,10 @@ DEADLINE_MARGIN = 120.0  # past the job's own total timeout, a silent worker is 
 
 def run_in_worker(job, request, settings, base_dir: Path, folder: Path, cancel) -> GenerationResult:
     """Start the job's worker, hand it its order, and follow it to its result."""
+    from ..relay.negotiate import relay_key
     folder.mkdir(parents=True, exist_ok=True)
+    # What taking the relay's task up again needs, should this worker die while it polls: no secret.
+    job.order = {"output_dir": settings.output_dir, "base_dir": str(base_dir), "relay": relay_key(settings.base_url)}
     started = _start(folder, settings)
     job.worker, job.worker_start = started.pid, started.how
     job.deadline = round(time.time() + settings.total_timeout + DEADLINE_MARGIN, 3)
@@ -37,7 +44,8 @@ def run_in_worker(job, request, settings, base_dir: Path, folder: Path, cancel) 
               f"restarting this server before it ends would lose its image ({started.note})", file=sys.stderr)
     if job.persist is not None:
         job.persist()  # from here a later server finds the worker, whatever happens to this one
-    started.line.send(order_for(job.id, folder, request, settings, base_dir, settings.mcp_cancel_stops_job))
+    started.line.send(order_for(job.id, folder, request, settings, base_dir, settings.mcp_cancel_stops_job,
+                                face=job.face, owner=job.owner))
     try:
         return follow(job, folder, alive=started.alive, cancel=cancel, stop=lambda: started.line.send(b"cancel\n"))
     finally:
@@ -69,10 +77,45 @@ def follow(job, folder: Path, *, alive: Callable[[], bool], cancel=None, stop: C
             if saved is not None:  # it saved and checked the paid image before it ended: that is the result
                 return replace(saved, warnings=("The job's worker ended before it wrote its result; the image "
                                                 "it saved and checked is the one the relay billed.",))
+            if job.relay_task and job.order and job.resumes < MAX_RESUMES:
+                return resume(job, folder)  # the relay still makes the image: poll its task, generate nothing
             return GenerationResult(ok=False, elapsed_seconds=round(job.elapsed(), 2), error={
                 "code": "lost", "message": "The job's worker process ended without a result.", "retryable": False},
                 partial_image_paths=tuple(job.partial_paths), exit_code=1)
         time.sleep(POLL)
+
+
+def resume(job, folder: Path) -> GenerationResult:
+    """Take up a job's async task in a new worker that only polls it (nothing is generated again)."""
+    from ..config import load_settings
+    from ..errors import BridgeError
+    from ..relay.negotiate import relay_key
+    from ..relay.transport import CancelToken
+    from ..user_request import GenerationRequest
+    job.resumes += 1
+    order = job.order or {}
+    try:
+        settings = load_settings({"IMAGE_RELAY_API_MODE": "images"})
+    except BridgeError as error:
+        return _stopped(job, error.message)
+    if relay_key(settings.base_url) != order.get("relay"):
+        return _stopped(job, "The relay configured now is not the one that holds the job's task.")
+    settings = replace(settings, output_dir=order.get("output_dir") or settings.output_dir,
+                       shared=job.owner is not None)
+    job.on_progress(Progress("waiting", f"The job's worker stopped while the relay was making the image; asking the "
+                                        f"relay for task {job.relay_task} again (nothing is generated again).",
+                             round(job.elapsed(), 1), 0, 0, task=job.relay_task))
+    request = GenerationRequest(prompt=job.prompt or "", task_id=job.relay_task, use_template=False)
+    (folder / f"{job.id}{RESULT}").unlink(missing_ok=True)  # the stopped run's outcome gives way to this one
+    cancel = job.cancel if job.cancel is not None else CancelToken()
+    return run_in_worker(job, request, settings, Path(order.get("base_dir") or folder), folder, cancel)
+
+
+def _stopped(job, why: str) -> GenerationResult:
+    return GenerationResult(ok=False, elapsed_seconds=round(job.elapsed(), 2), error={
+        "code": "lost", "message": f"The job's worker ended while the relay was making the image as task {job.relay_task}. "
+        f"{why} Fetch the image with image-relay-generate --task {job.relay_task} once the relay is configured again.",
+        "retryable": False, "task_id": job.relay_task}, partial_image_paths=tuple(job.partial_paths), exit_code=1)
 
 
 class _Events:

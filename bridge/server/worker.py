@@ -80,7 +80,7 @@ def _take_over(order: dict) -> None:
 
 def _run(order: dict, events: Path, cancel):
     from ..config import Settings
-    from ..core import generate_image
+    from ..history import record
     from ..user_request import GenerationRequest
 
     settings = Settings(**order["settings"])
@@ -89,8 +89,9 @@ def _run(order: dict, events: Path, cancel):
         def on_progress(progress) -> None:
             log.write(json.dumps(asdict(progress), ensure_ascii=False) + "\n")
             log.flush()
-        return generate_image(request, settings, on_progress=on_progress, cancel=cancel,
-                              base_dir=Path(order["base_dir"]))
+        return record.generate(request, settings, face=order.get("face") or "mcp", on_progress=on_progress,
+                               cancel=cancel, base_dir=Path(order["base_dir"]), job_id=order["job"],
+                               owner=order.get("owner"))
 
 
 def _listen(line, cancel, stop_when_orphaned: bool) -> None:
@@ -103,14 +104,16 @@ def _listen(line, cancel, stop_when_orphaned: bool) -> None:
         cancel.cancel()
 
 
-def order_for(job_id: str, folder: Path, request, settings, base_dir: Path, stop_when_orphaned: bool) -> bytes:
+def order_for(job_id: str, folder: Path, request, settings, base_dir: Path, stop_when_orphaned: bool, *,
+              face: str = "mcp", owner: str | None = None) -> bytes:
     """The one line a worker reads: everything it needs, secrets included (it goes down the
-    authenticated line, never to disk)."""
+    authenticated line, never to disk); ``face`` and ``owner`` are what the history records of who
+    started it."""
     plain = {f.name: getattr(settings, f.name) for f in fields(settings)}
     plain["extra_headers"], plain["sources"] = dict(settings.extra_headers), dict(settings.sources)
     return (json.dumps({"job": job_id, "folder": str(folder), "settings": plain, "request": asdict(request),
-                        "base_dir": str(base_dir), "stop_when_orphaned": stop_when_orphaned,
-                        "path": sys.path, "environ": dict(os.environ)}) + "\n").encode("ascii")
+                        "base_dir": str(base_dir), "stop_when_orphaned": stop_when_orphaned, "face": face,
+                        "owner": owner, "path": sys.path, "environ": dict(os.environ)}) + "\n").encode("ascii")
 
 
 def write_result(folder: Path, job_id: str, result) -> None:

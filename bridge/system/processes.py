@@ -1,7 +1,9 @@
 """Whether a process is still running, on every platform.
 
-``os.kill(pid, 0)`` tests this on POSIX; on Windows it is no test at all (it answers for a dead
-pid too), so Windows asks the kernel for the process's exit code instead.
+``os.kill(pid, 0)`` tests this on POSIX, but it also answers for a zombie: a killed process whose
+parent is gone waits there forever when the container's PID 1 reaps nothing (no init), so Linux
+also reads the process's state. On Windows ``os.kill`` is no test at all (it answers for a dead pid
+too), so Windows asks the kernel for the process's exit code instead.
 """
 from __future__ import annotations
 
@@ -27,7 +29,18 @@ def is_alive(pid: object) -> bool:
         return False
     except OSError:
         return True  # it exists, under another user
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A process that has ended but was never reaped (Linux; elsewhere: not known, so no)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return False
+    # "pid (comm) S ...": the state follows the last ")", since comm may hold anything.
+    return stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3] in (b"Z", b"X")
 
 
 def _windows_alive(pid: int) -> bool:

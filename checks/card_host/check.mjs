@@ -444,7 +444,7 @@ async function main() {
     // 4. A host without the extension: one tool, no card, and the same bytes a host with it gets.
     page = await newPage(720);
     const plain = await page.evaluate(() => window.runTool({ server: "quick", apps: false, args: { prompt: "Plain result", size: "1024x1024" } }));
-    check(plain.uri === null && plain.tools.length === 1 && plain.tools[0].name === "generate_image" && plain.tools[0].meta === null,
+    check(plain.uri === null && plain.tools.length === 1 && plain.tools[0].name === "generate_image" && !(plain.tools[0].meta && plain.tools[0].meta.ui),
           "without the extension: exactly one tool, not bound to any card", JSON.stringify(plain.tools));
     check(!("image-relay-bridge/card" in (plain.result._meta || {})) && plain.result.content.map((b) => b.type).join() === "text,image",
           "without the extension: the result is text led by the tag, then the preview");

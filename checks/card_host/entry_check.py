@@ -32,10 +32,10 @@ async def main(entry: dict) -> int:
         found["first_line"] = result.content[0].text.splitlines()[0][:80]
     async with Client(params, read_timeout_seconds=120) as client:
         plain = (await client.list_tools()).tools
-        found["plain_tools"] = [(t.name, t.meta) for t in plain]
+        found["plain_tools"] = [(t.name, "ui" in (t.meta or {})) for t in plain]  # bound to no card
     print(json.dumps(found))
     good = (found["bound"] == "ui://image-relay-bridge/card.html" and found["card_mime"] == "text/html;profile=mcp-app"
-            and found["ok"] and found["card_status"] == "done" and found["plain_tools"] == [("generate_image", None)])
+            and found["ok"] and found["card_status"] == "done" and found["plain_tools"] == [("generate_image", False)])
     return 0 if good else 1
 
 

@@ -7,10 +7,12 @@ which JSON keys carry image base64 (so the payload extractor can decode them str
 which settings it needs, whether one call makes one image, and how a relay's 400 about one of its
 fields can be recovered from without the user's help. Pure, no I/O.
 
-What a new shape may need is already here: an ``HttpCall`` names its method and its own base and
-key header (a task polled by ``GET``, an API under another prefix); a reader's ``Signal`` kinds are
-open (a task id to poll can be one more); ``refused_field`` can name any field a relay refuses,
-a route included.
+What a new shape may need is already here: an ``HttpCall`` names its method, its own base, key
+header and headers (a task polled by ``GET``, an API under another prefix, ``Prefer``); a reader's
+``Signal`` kinds are open (``task``: a task to poll, with ``poll`` building the ``GET``);
+``refused_field`` can name any field a relay refuses; ``unbilled`` says which failures the relay
+documents as not billed (retried like a connection refused); ``mode`` names the API mode a route
+belongs to (OpenRouter's ``/images`` is the Images API).
 """
 from __future__ import annotations
 
@@ -35,6 +37,11 @@ class Style:
     partial_images = False  # the style can stream partial images (partial_images is sent)
     keeps_turns = False  # an answer's id lets a later edit refer to its image (previous_response_id)
 
+    @property
+    def mode(self) -> str:
+        """The API mode this style is a route of (what results and progress name)."""
+        return self.name
+
     def model(self, settings: Settings) -> str | None:
         """The model the call names."""
         return settings.image_model
@@ -55,6 +62,14 @@ class Style:
     def refused_field(self, error: BridgeError, call: HttpCall) -> str | None:
         """A field of this style that the relay's 400 refused (nothing was billed), to drop and
         retry once without; the generic negotiation covers the OpenAI fields."""
+        return None
+
+    def poll(self, task_id: str) -> HttpCall | None:
+        """The request that asks the relay about a task it answered with; None: this style has none."""
+        return None
+
+    def unbilled(self, error: BridgeError) -> str | None:
+        """A sentence saying the relay does not bill this failure (so it may be tried again), else None."""
         return None
 
 
