@@ -29,3 +29,11 @@ def run_cli(*args: str, stdin: str = "") -> Run:
     out, err = io.StringIO(), io.StringIO()
     code = main(list(args), stdin=io.StringIO(stdin), stdout=out, stderr=err)
     return Run(code, out.getvalue(), err.getvalue())
+
+
+def as_in_a_terminal() -> None:
+    """``preexec_fn`` for a CLI run a test will interrupt: SIGINT as a terminal leaves it. A shell that
+    starts a test run in the background makes it ignore SIGINT, every child inherits that, and a Python
+    that starts with SIGINT ignored never raises KeyboardInterrupt; a user's terminal is not like that."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -15,7 +15,7 @@ import pytest
 
 from bridge.images.sniff import read_info
 from bridge.relay import tasks
-from tests.clirun import run_cli
+from tests.clirun import as_in_a_terminal, run_cli
 from tests.conftest import SENTINEL_KEY, posted, tagged
 
 
@@ -90,7 +90,8 @@ def test_ctrl_c_while_polling_names_the_task(images_env, emulator, monkeypatch, 
         pytest.skip("POSIX signals")
     tag = tagged(monkeypatch, emulator, tasktime=30, retry=0.2)
     proc = subprocess.Popen([sys.executable, "-m", "bridge.cli", "--async", "--no-open", "a heron stopped"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ), cwd=str(tmp_path))
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ), cwd=str(tmp_path),
+                            preexec_fn=as_in_a_terminal)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and len(polls(emulator, tag)) < 2:
         time.sleep(0.05)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clirun import run_cli
+from tests.clirun import as_in_a_terminal, run_cli
 
 
 def _fake_viewer(tmp_path: Path) -> Path:
@@ -56,7 +56,8 @@ def test_no_viewer_without_display_or_with_no_open(relay_env, monkeypatch, tmp_p
 def test_ctrl_c_is_exit_130_with_json(relay_env, emulator, tmp_path):
     env = {**os.environ, "IMAGE_RELAY_BASE_URL": emulator.url(fault="stall", stall=30, tag=uuid.uuid4().hex[:8])}
     proc = subprocess.Popen([sys.executable, "-m", "bridge", "--no-open", "interrupted job"], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+                            preexec_fn=as_in_a_terminal)
     deadline = time.monotonic() + 20
     seen = ""
     while "rendering" not in seen and time.monotonic() < deadline:
