@@ -9,6 +9,12 @@ Why it takes threads: wineserver closes a desktop (WM_CLOSE to explorer.exe) whe
 attached threads falls to the number of explorer's own running threads, and explorer starts
 threads of its own as it serves COM calls (the ones a job's worker makes when it is started through
 the shell). A process with one attached thread does not outweigh those; sixty-four idle windows do.
+
+Once closed, the shell does not come back in the same wineserver (neither a new keeper nor
+``explorer.exe /desktop`` brings ShellWindows back), and on a busy machine it sometimes never comes
+up at all. So the keeper watches it and prints each change ("down" / "up", with the time), which
+check-windows shows; and check-windows starts Wine afresh when the shell does not answer before
+the test suite.
 """
 from __future__ import annotations
 
@@ -56,8 +62,14 @@ def main() -> None:
     for _ in range(ATTACHED_THREADS):
         threading.Thread(target=attach, daemon=True).start()
     print("wine desktop: held", flush=True)
+    started, up = time.monotonic(), None
     while True:
-        time.sleep(3600)
+        now = answers()
+        if now != up and (up is not None or not now):  # every change, and a shell that is not up at first
+            print(f"wine desktop: the shell {'answers' if now else 'does not answer'} "
+                  f"({time.monotonic() - started:.0f} s after the keeper started)", flush=True)
+        up = now
+        time.sleep(2)
 
 
 if __name__ == "__main__":
