@@ -47,7 +47,11 @@ def answers() -> bool:
     ole32.CLSIDFromString("{9BA05972-F6A8-11CF-A442-00A0C90A8F39}", clsid)
     ole32.CLSIDFromString("{85CB6900-4D95-11CF-960C-0080C7F4EE85}", iid)
     found = ctypes.c_void_p()
-    return ole32.CoCreateInstance(clsid, None, 4, iid, ctypes.byref(found)) == 0  # CLSCTX_LOCAL_SERVER
+    if ole32.CoCreateInstance(clsid, None, 4, iid, ctypes.byref(found)) != 0:  # CLSCTX_LOCAL_SERVER
+        return False
+    vtable = ctypes.cast(found, ctypes.POINTER(ctypes.POINTER(ctypes.c_void_p))).contents
+    ctypes.WINFUNCTYPE(ctypes.c_ulong, ctypes.c_void_p)(vtable[2])(found)  # IUnknown::Release: hold nothing
+    return True
 
 
 def main() -> None:
@@ -69,7 +73,7 @@ def main() -> None:
             print(f"wine desktop: the shell {'answers' if now else 'does not answer'} "
                   f"({time.monotonic() - started:.0f} s after the keeper started)", flush=True)
         up = now
-        time.sleep(2)
+        time.sleep(10)  # each look is a COM call explorer serves: seldom
 
 
 if __name__ == "__main__":
