@@ -3,8 +3,8 @@
 
     python bench/bench_jobs.py [RUNS]      # prints figures; run by hand (default 15 runs each)
 
-1. The server's side: starting the detached worker and handing it its order (the time a call's
-   event loop thread is held up before it can wait).
+1. The server's side: starting the detached worker until it has called back over its handoff line
+   and can be handed its order (the job's thread waits for that; the call's event loop does not).
 2. Until the relay sees the request: from the start of a job to the emulator receiving its POST,
    for a worker process against the same job run in a thread of an already warm process (as the
    server ran jobs before). The difference is what the worker design adds to every generation.
@@ -39,7 +39,7 @@ def main() -> None:
         thread = _thread_runs(emulator, runs, home)
         call = _mcp_calls(emulator, runs)
     print(f"runs: {runs} each; medians (min-max)")
-    print(f"1. start worker + hand over order (server side): {_fmt(spawn)}")
+    print(f"1. start worker until it calls back (server side): {_fmt(spawn)}")
     print(f"2. job start -> relay receives the request: worker process {_fmt(worker)}; "
           f"thread in a warm process {_fmt(thread)}; added {1000 * (statistics.median(worker) - statistics.median(thread)):.0f} ms")
     print(f"3. whole MCP call, instant relay, 64x48: {_fmt(call)}")
@@ -69,7 +69,7 @@ def _worker_runs(emulator, runs: int, home: Path) -> tuple[list[float], list[flo
     folder = home / "jobs"
     folder.mkdir(parents=True, exist_ok=True)
     spawn, arrival = [], []
-    real_spawn = runner._spawn
+    real_start = runner._start
 
     for i in range(runs):
         tag = uuid.uuid4().hex[:8]
@@ -77,12 +77,12 @@ def _worker_runs(emulator, runs: int, home: Path) -> tuple[list[float], list[flo
         job = Job(id=f"job_{i:012x}", prompt="bench")
         timing = {}
 
-        def timed_spawn():
+        def timed_start(*args):
             t = time.perf_counter()
-            proc = real_spawn()
+            started = real_start(*args)
             timing["spawn"] = time.perf_counter() - t
-            return proc
-        runner._spawn = timed_spawn
+            return started
+        runner._start = timed_start
         started = time.perf_counter()
         thread = threading.Thread(target=runner.run_in_worker, args=(job, GenerationRequest(prompt="bench"), settings,
                                                                       home, folder, CancelToken()))
@@ -90,7 +90,7 @@ def _worker_runs(emulator, runs: int, home: Path) -> tuple[list[float], list[flo
         arrival.append(_arrived(emulator, tag, started))
         thread.join()
         spawn.append(timing["spawn"])
-    runner._spawn = real_spawn
+    runner._start = real_start
     return spawn, arrival
 
 

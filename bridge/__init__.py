@@ -37,7 +37,10 @@ The package reads as the data flows, top to bottom; imports only point down or t
     foundations  config · paths · errors · result · progress · user_request
                  · i18n (the reader's language; translate() where text meets a person) · catalogue (messages
                  matched to gettext's templates; locale/ holds them)
-    system/      console (UTF-8 streams) · processes (liveness) · uris (file: URIs) · files (replace held files)
+    system/      console (UTF-8 streams) · processes (liveness) · detach (start a process that outlives its
+                 starter) · handoff (the authenticated line to it) · winjob (Windows job objects) · outside
+                 (start one from outside a job: shell, WMI) · com (COM from ctypes) · uris (file: URIs)
+                 · files (replace held files)
     emulator/    a relay on loopback for tests and trials, its routes mirroring relay/styles (responses,
                  images with vendors, tasks and links that expire, openrouter, chat, gemini); it uses
                  images/ and the model table (relay/models and aspect, so it refuses what the bridge

@@ -140,6 +140,20 @@ def _text(value: str) -> str:
     return value.strip()
 
 
+WAYS_OUT = ("shell", "wmi")  # how a Windows worker leaves a client's job object (system/outside)
+
+
+def _ways_out(value: str) -> str:
+    """``off``, or some of WAYS_OUT in the order to try them, e.g. ``shell,wmi``."""
+    value = value.strip().lower()
+    if value in ("off", "none", "false", "0"):
+        return "off"
+    ways = [w.strip() for w in value.split(",") if w.strip()]
+    if not ways or any(w not in WAYS_OUT for w in ways) or len(set(ways)) != len(ways):
+        raise ValueError(f"must be off or a comma-separated list of {', '.join(WAYS_OUT)}")
+    return ",".join(ways)
+
+
 _SECRET_HEADER = re.compile(r"key|token|auth|secret|pass|config|cookie|host|url", re.I)
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
@@ -213,6 +227,7 @@ _VARIABLES: dict[str, tuple[str, object, Callable[[str], object]]] = {
     "mcp_caller_max_jobs": ("MCP_CALLER_MAX_JOBS", 2, _int_range(1, 64)),  # shared server: per caller
     "mcp_caller_daily_images": ("MCP_CALLER_DAILY_IMAGES", 100, _int_range(0, 1_000_000)),  # 0: no daily cap
     "mcp_upload_max_mb": ("MCP_UPLOAD_MAX_MB", 10, _int_range(1, 32)),
+    "mcp_outside_job": ("MCP_OUTSIDE_JOB", "shell,wmi", _ways_out),  # Windows: how a worker leaves the client's job
     "ascii_file_names": ("ASCII_FILE_NAMES", True, _bool),
     "extra_headers": ("EXTRA_HEADERS", {}, parse_headers),
     "stream": ("STREAM", "auto", _choice(STREAM_CHOICES)),
@@ -271,6 +286,7 @@ class Settings:
     mcp_caller_max_jobs: int
     mcp_caller_daily_images: int
     mcp_upload_max_mb: int
+    mcp_outside_job: str
     ascii_file_names: bool
     extra_headers: Mapping[str, str]
     stream: str

@@ -10,7 +10,8 @@ Code: reachable through its tool_search), the first text the model reads of the 
 with the tag (inside any wrapper the client adds), a preview reaches the model where the client
 forwards images, and the image is on disk. Also: Gemini CLI gets the key from the user config
 file and from an exported variable through the shipped extension, a missing key gets advice that
-fits, Qwen Code's install keeps the skill, and nothing is written into an installed extension.
+fits, Qwen Code's install keeps the skill, and nothing is written into an installed extension or
+into the Claude plugin Copilot CLI installed, by a generation with bytecode writing on.
 
 Prints one 'ok'/'FAIL' line per check and a table of what each client did; exit 0 when all passed.
 """
@@ -433,13 +434,25 @@ def copilot(world: World, table: dict) -> None:
     home = world.home("copilot")
     env = copilot_env(world, home)
     project = home.parent / "project"
-    added = run(["copilot", "plugin", "marketplace", "add", str(world.repo)], env, project)
+    # A marketplace folder of its own, as an install from GitHub gives one: Copilot CLI runs a directory
+    # marketplace's plugin in place, and this checkout is also where the server's package comes from.
+    marketplace = home.parent / "marketplace"
+    shutil.copytree(world.repo, marketplace, ignore=lambda folder, names: [
+        n for n in names if n in {".git", "__pycache__", ".pytest_cache", ".hypothesis"} or n.endswith(".egg-info")])
+    added = run(["copilot", "plugin", "marketplace", "add", str(marketplace)], env, project)
     done = run(["copilot", "plugin", "install", f"{SERVER}@{SERVER}"], env, project) if added.returncode == 0 else added
     report(done.returncode == 0, f"copilot: plugin marketplace add <checkout> + plugin install "
                                  f"({done.stdout.strip().splitlines()[0] if done.returncode == 0 and done.stdout.strip() else tail(done)})")
+    installed = sorted({p.parent.parent for folder in (home, marketplace) for p in folder.rglob("launch_mcp.py")
+                        if p.parent.name == "scripts"})
+    before = [files(folder) for folder in installed]
     seen, done = loop(world, home, command, env, "chat")
     # Copilot CLI does not forward tool images to bring-your-own-key models: nothing to require there.
     check_loop("copilot (the Claude plugin)", seen, done, forwards_images=False)
+    new = sorted(set().union(*(set(files(f)) - set(b) for f, b in zip(installed, before)))) if installed else []
+    report(bool(installed) and bool(seen.result_text) and not new,
+           f"copilot: nothing was written into the installed plugin folder by a generation "
+           f"({len(installed)} folder(s), {len(new)} new files{': ' + ', '.join(new[:5]) if new else ''})")
     report(seen.extra.get("skill"), "copilot: the skill is offered to the model")
     table["Copilot CLI"] = seen
 

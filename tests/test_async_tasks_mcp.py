@@ -22,8 +22,8 @@ from tests.test_jobs_outlive import finals, jobs_dir, records, stdio, until
 from tests.test_mcp import saved
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fresh_jobs")]
-posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX only: signals, and the MCP client's Windows "
-                                "job object kills the worker with the server")
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX only: SIGKILL for the server and then its "
+                                "worker (tests/test_windows_jobs.py covers a worker outliving its server on Windows)")
 
 
 @pytest.fixture

@@ -18,15 +18,22 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
+from bridge.result import markdown_image
 from bridge.server.app import server
+from bridge.system.processes import is_alive
 from tests.test_mcp import SilentRelay, saved
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fresh_jobs")]
-# The official client runs a Windows server in a job object that kills its whole tree and forbids
-# breaking away, so there the worker ends with the server (docs/mcp-server.md, "Jobs that outlive the server").
-outside_windows_job = pytest.mark.skipif(sys.platform == "win32", reason="POSIX only: the MCP client's Windows job object "
-                                         "kills the worker with the server")
-
+# On Windows the official client keeps its server in a job object that forbids breaking away; the
+# worker leaves it all the same (system/detach). Windows has no SIGKILL: TerminateProcess is SIGTERM there.
+KILL = "SIGKILL" if sys.platform != "win32" else "SIGTERM"
+posix_signal = pytest.mark.skipif(sys.platform == "win32", reason="POSIX only: Windows has no SIGKILL (SIGTERM, "
+                                  "which os.kill maps to TerminateProcess, is the same kill there)")
+# Under Wine a server takes seconds to start and each of these tests starts several: where a Windows test of
+# its own covers the case, the Windows run leaves the POSIX one out.
+closed_by_windows_test = pytest.mark.skipif(sys.platform == "win32", reason="POSIX only: on Windows "
+                                            "tests/test_windows_jobs.py closes the client, and the job object it "
+                                            "keeps the server in, mid-generation")
 
 
 @pytest.fixture
@@ -69,8 +76,8 @@ def worker_running() -> dict | None:
     return next((r for r in records() if r.get("status") == "running" and r.get("worker")), None)
 
 
-@outside_windows_job
-@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM", "stdin closed"])
+@pytest.mark.parametrize("how", [pytest.param("SIGKILL", marks=posix_signal), "SIGTERM",
+                                 pytest.param("stdin closed", marks=closed_by_windows_test)])
 async def test_a_job_outlives_its_killed_server_and_the_next_server_returns_it(project, emulator, monkeypatch, how):
     tag = uuid.uuid4().hex[:8]
     monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(delay=0.5, tag=tag))
@@ -97,13 +104,7 @@ async def test_a_job_outlives_its_killed_server_and_the_next_server_returns_it(p
                 group.cancel_scope.cancel()
     image = (await until(lambda: finals(outputs)))[0]
     timeline["image on disk"] = time.monotonic() - t0
-    with anyio.fail_after(10):  # the server itself is gone
-        while True:
-            try:
-                os.kill(record["pid"], 0)
-            except ProcessLookupError:
-                break
-            await anyio.sleep(0.05)
+    await until(lambda: not is_alive(record["pid"]), 10)  # the server itself is gone
     await until(lambda: (jobs_dir() / f"{record['id']}.result").exists())
 
     monkeypatch.setenv("IMAGE_RELAY_BASE_URL", emulator.url(tag=tag))  # the next pictures come at once
@@ -111,8 +112,9 @@ async def test_a_job_outlives_its_killed_server_and_the_next_server_returns_it(p
         nxt = await client.call_tool("generate_image", {"prompt": "the next picture"})
         timeline["result seen"] = time.monotonic() - t0
         text = nxt.content[0].text
-        assert re.search(rf"Earlier job {record['id']} \(\"a dying server's fox\"\) finished after its call was "
-                         rf"cancelled or timed out: !\[a dying server's fox\]\({re.escape(str(image))}\)", text), text
+        shown = markdown_image(str(image), "a dying server's fox")
+        assert (f"Earlier job {record['id']} (\"a dying server's fox\") finished after its call was cancelled or timed "
+                f"out: {shown}") in text, text
         by_id = await client.call_tool("generate_image", {"prompt": "x", "job_id": record["id"]})
         later = await client.call_tool("generate_image", {"prompt": "and another"})
     assert by_id.is_error is False and saved(by_id) == [str(image)] and by_id.content[1].type == "image"
@@ -121,7 +123,6 @@ async def test_a_job_outlives_its_killed_server_and_the_next_server_returns_it(p
     print(f"\n{how}: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in timeline.items()))
 
 
-@outside_windows_job
 async def test_a_client_that_restarts_its_server_and_resends_pays_once(project, emulator, monkeypatch):
     """Qwen Code's way: past its timeout it restarts the server and sends the same call again, three times."""
     tag = uuid.uuid4().hex[:8]
@@ -131,15 +132,30 @@ async def test_a_client_that_restarts_its_server_and_resends_pays_once(project, 
     source.write_bytes(png(16, 16))
     arguments = {"prompt": "a re-sent heron", "image_paths": [str(source)], "size": "auto"}
     outcomes = []
+    # Qwen Code gives up after minutes, long after the relay has the request: the first call is given up
+    # once the relay has it (on a busy machine, or under Wine, a fixed time could end it before the worker
+    # took its order, which leaves a job with nothing sent); each re-send is given up after 1.5 s.
     for attempt in range(4):  # the first call and three re-sends, each through a new server
         async with stdio(project) as client:
+            if attempt == 0:
+                async with anyio.create_task_group() as group:
+                    async def call() -> None:
+                        outcomes.append(await client.call_tool("generate_image", arguments))
+                    group.start_soon(call)
+                    await until(lambda: generations(emulator, tag) == 1 or outcomes, 60)
+                    group.cancel_scope.cancel()
+                if outcomes:
+                    break
+                outcomes.append(TimeoutError("given up once the relay had the request"))
+                continue
             try:
                 outcomes.append(await client.call_tool("generate_image", arguments,
                                                        read_timeout_seconds=None if attempt == 3 else 1.5))
                 break
             except Exception as exc:  # noqa: BLE001 - the client's own timeout
                 outcomes.append(exc)
-    assert all(isinstance(o, Exception) for o in outcomes[:-1]) and len(outcomes) >= 3
+    # Under Wine a server takes seconds to start, so the image is often done by the second re-send.
+    assert all(isinstance(o, Exception) for o in outcomes[:-1]) and len(outcomes) >= (2 if sys.platform == "win32" else 3)
     last = outcomes[-1]
     assert last.is_error is False and last.content[0].text.startswith("![a re-sent heron](")
     assert re.search(r"This call repeats the one that started job job_[0-9a-f]+, started \d+ s ago: it joined",
@@ -187,7 +203,6 @@ async def test_an_edit_of_changed_input_is_a_new_job(project, emulator, monkeypa
     await until(lambda: generations(emulator, tag) == 2)
 
 
-@outside_windows_job
 async def test_stop_on_cancel_still_stops_a_job_whose_server_is_killed(project, monkeypatch):
     relay = SilentRelay()
     monkeypatch.setenv("IMAGE_RELAY_BASE_URL", f"http://127.0.0.1:{relay.port}/v1")
@@ -202,7 +217,7 @@ async def test_stop_on_cancel_still_stops_a_job_whose_server_is_killed(project, 
             group.start_soon(doomed_call)
             record = await until(worker_running)
             await until(relay.connected.is_set)
-            os.kill(record["pid"], signal.SIGKILL)
+            os.kill(record["pid"], getattr(signal, KILL))
             await until(relay.hung_up.is_set, 10)  # the worker saw its server go and stopped the request
             group.cancel_scope.cancel()
     result = await until(lambda: (jobs_dir() / f"{record['id']}.result").exists())
@@ -220,7 +235,8 @@ async def test_the_key_never_reaches_the_job_folder(project, emulator, monkeypat
     assert SENTINEL_KEY.encode() not in written and str(emulator.port).encode() not in written
 
 
-@outside_windows_job
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX only: the relay holds its answer 6 s, less than a second "
+                    "server takes to start under Wine; what is tested is the same on every platform")
 async def test_a_saved_image_is_the_result_while_the_relay_still_holds_its_answer(project, emulator, monkeypatch):
     """The final image is saved and checked; the relay keeps the stream open; the server is killed. The
     next server names the image at once (notice and job_id), and once the stream ends, never again."""
@@ -237,7 +253,7 @@ async def test_a_saved_image_is_the_result_while_the_relay_still_holds_its_answe
             group.start_soon(doomed_call)
             record = await until(worker_running)
             image = (await until(lambda: finals(outputs)))[0]
-            os.kill(record["pid"], signal.SIGKILL)
+            os.kill(record["pid"], getattr(signal, KILL))
             group.cancel_scope.cancel()
     assert not (jobs_dir() / f"{record['id']}.result").exists()  # the relay has not closed its answer
 
@@ -251,7 +267,7 @@ async def test_a_saved_image_is_the_result_while_the_relay_still_holds_its_answe
         later = await client.call_tool("generate_image", {"prompt": "and one more"})
     text = nxt.content[0].text
     assert re.search(rf"Earlier job {record['id']} \(\"a lingering relay's owl\"\) has saved its image .*"
-                     rf"!\[a lingering relay's owl\]\({re.escape(str(image))}\)", text), text
+                     + re.escape(markdown_image(str(image), "a lingering relay's owl")), text), text
     assert by_id.is_error is False and saved(by_id) == [str(image)] and by_id.content[1].type == "image"
     assert "still being generated" not in by_id.content[0].text
     assert record["id"] not in later.content[0].text  # named once the image was saved; not again at the end

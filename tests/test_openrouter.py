@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bridge.images.sniff import read_info
+from bridge.paths import user_cache_dir
 from tests.clirun import run_cli
 from tests.conftest import posted, tagged
 from tests.images import png
@@ -38,8 +39,7 @@ def test_a_relay_with_only_openrouters_images_works_in_images_mode_and_is_rememb
     again = run_cli("--aspect-ratio", "16:9", "another openrouter heron")
     assert again.code == 0 and again.json["warnings"] == []
     assert [r.path for r in posted(emulator, tag)][2:] == ["/v1/images"]  # remembered: no 404 paid for again
-    cache = json.dumps(json.loads((Path.home() / ".cache" / "image-relay-bridge" / "relay-routes.json")
-                                  .read_text(encoding="utf-8")))
+    cache = json.dumps(json.loads((user_cache_dir() / "relay-routes.json").read_text(encoding="utf-8")))
     assert str(emulator.port) not in cache and "127.0.0.1" not in cache  # keyed by a hash, never the address
 
 

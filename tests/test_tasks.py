@@ -15,10 +15,11 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
+from bridge.result import markdown_image
 from bridge.server.app import server
 from bridge.server.background import KEEP_SECONDS
 from tests.tasks_client import TasksClient, request
-from tests.test_jobs_outlive import finals, generations, outside_windows_job, records, until
+from tests.test_jobs_outlive import KILL, finals, generations, records, until
 from tests.test_mcp import saved
 from tests.wire import TASKS, Wire
 
@@ -76,7 +77,7 @@ async def test_a_resent_call_joins_the_running_task_and_pays_once(mcp_env, emula
         state = await request(client.session, "tasks/get", first["taskId"])
         again = await request(client.session, "tasks/get", first["taskId"])
     assert state["status"] == "completed" and state == again  # every poll after the end reads the same
-    assert state["result"]["content"][0]["text"].startswith(f"![a heron asked twice]({done[0]})")
+    assert state["result"]["content"][0]["text"].startswith(markdown_image(str(done[0]), "a heron asked twice"))
     assert generations(emulator, relay) == 1
 
 
@@ -94,8 +95,8 @@ async def test_cancel_ends_the_tasks_waiting_never_the_paid_image(mcp_env, emula
         assert (await request(client.session, "tasks/get", task_id))["status"] == "cancelled"  # terminal stays
     async with Client(server) as plain:  # the next result reports it, as for a cancelled call
         nxt = await plain.call_tool("generate_image", {"prompt": "the next picture", "size": "64x48"})
-    assert re.search(rf"Earlier job {task_id} \(\"a cancelled fox\"\) finished after its call was cancelled or timed "
-                     rf"out: !\[a cancelled fox\]\({re.escape(str(image))}\)", nxt.content[0].text)
+    assert (f"Earlier job {task_id} (\"a cancelled fox\") finished after its call was cancelled or timed out: "
+            f"{markdown_image(str(image), 'a cancelled fox')}") in nxt.content[0].text, nxt.content[0].text
     assert generations(emulator, relay) == 2  # the fox once, then the next picture
 
 
@@ -122,14 +123,13 @@ async def test_a_task_whose_job_has_ended_stays_completed_when_cancelled(mcp_env
         assert (await request(client.session, "tasks/get", task_id))["status"] == "completed"
 
 
-@outside_windows_job
 async def test_a_task_outlives_its_killed_server_and_the_next_server_returns_its_image(mcp_env, emulator, relay):
     tasks = TasksClient(resolve=False)
     async with stdio_with(mcp_env, tasks) as client:
         await client.call_tool("generate_image", {"prompt": "a fox that outlives its server", "partial_images": 1})
         task_id = tasks.seen[0]["taskId"]
         record = await until(lambda: next((r for r in records() if r.get("worker")), None))
-        os.kill(record["pid"], signal.SIGKILL)  # the server, while its job runs
+        os.kill(record["pid"], getattr(signal, KILL))  # the server, while its job runs
     assert not finals(mcp_env / "outputs")
     async with stdio_with(mcp_env, TasksClient()) as client:  # the next server
         with anyio.fail_after(60):
@@ -137,7 +137,7 @@ async def test_a_task_outlives_its_killed_server_and_the_next_server_returns_its
                 await anyio.sleep(0.2)
     assert state["status"] == "completed" and state["taskId"] == task_id
     image = finals(mcp_env / "outputs")[0]
-    assert state["result"]["content"][0]["text"].startswith(f"![a fox that outlives its server]({image})")
+    assert state["result"]["content"][0]["text"].startswith(markdown_image(str(image), "a fox that outlives its server"))
     assert state["result"]["content"][1]["type"] == "image"
     assert generations(emulator, relay) == 1
 

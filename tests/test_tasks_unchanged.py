@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import bridge
+from bridge.system.uris import file_uri
 from tests.wire import TASKS, Wire
 
 RECORDED = json.loads((Path(__file__).parent / "fixtures" / "generate_image_results.json").read_text(encoding="utf-8"))
@@ -21,7 +22,9 @@ CALL = {"name": "generate_image", "arguments": {"prompt": "a recorded fox", "siz
 def normal(raw: bytes, project: Path) -> tuple[str, list[bytes]]:
     """The answer as it was recorded (project, file stem, previews and version written as placeholders),
     and the previews' bytes."""
-    text = raw.decode("utf-8").replace(json.dumps(str(project))[1:-1], "<project>")
+    text = raw.decode("utf-8").replace(file_uri(project), "<project>")  # the tag's target on Windows
+    text = text.replace(json.dumps(str(project))[1:-1], "<project>")
+    text = text.replace("<project>\\\\outputs\\\\", "<project>/outputs/")  # a Windows path, JSON-escaped
     text = re.sub(r"\d{8}-\d{6}-a-recorded-fox-[0-9a-f]{8}", "<stem>", text)
     previews = [base64.b64decode(m) for m in re.findall(r'"data":"([A-Za-z0-9+/=]+)"', text)]
     text = re.sub(r'"data":"[A-Za-z0-9+/=]+"', '"data":"<preview>"', text)

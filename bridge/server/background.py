@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..progress import Progress
 from ..result import GenerationResult, markdown_image
+from ..system.detach import CONTAINED
 from ..system.files import replace
 from ..system.processes import is_alive
 
@@ -59,6 +60,7 @@ class Job:
     persist: Callable[[], None] | None = None  # rewrites the job's record
     key: str | None = None  # what an identical call matches (``matching``)
     worker: int | None = None  # the process that runs the generation
+    worker_start: str | None = None  # how it was started (system.detach): "contained" ends with the client's job
     deadline: float | None = None  # when a silent worker is given up on
     finished: float | None = None
     shown: set[str] = field(default_factory=set)  # saved images a call or notice already named
@@ -88,6 +90,11 @@ class Job:
     def finishing(self) -> bool:
         """The final image is received or saved; only the result is left to make."""
         return bool(self.progress) and self.progress[-1].stage in ("final", "saved")
+
+    @property
+    def dies_with_client(self) -> bool:
+        """Its worker could not leave the job object the client keeps this server in."""
+        return self.worker_start == CONTAINED
 
     @property
     def last_event(self) -> str:
@@ -171,7 +178,8 @@ class Jobs:
                 return self._jobs[record["id"]]
             job = Job(id=record["id"], prompt=record.get("prompt", ""), started=record.get("started", time.time()),
                       key=record.get("key"), owner=record.get("owner"), worker=record.get("worker"),
-                      deadline=record.get("deadline"), relay_task=record.get("relay_task"), order=record.get("order"),
+                      worker_start=record.get("worker_start"), deadline=record.get("deadline"),
+                      relay_task=record.get("relay_task"), order=record.get("order"),
                       resumes=record.get("resumes", 0))  # its partials come back as its events are replayed
             self._jobs[job.id] = job
         job.persist = lambda: self._write(job, "running")
@@ -381,7 +389,8 @@ class Jobs:
     def _record(self, job: Job, status: str) -> dict:
         record = {"id": job.id, "status": status, "pid": os.getpid(), "started": round(job.started, 3),
                   "prompt": job.prompt, "reported": job.reported, "partial_image_paths": list(job.partial_paths),
-                  "key": job.key, "worker": job.worker, "deadline": job.deadline}
+                  "key": job.key, "worker": job.worker, "worker_start": job.worker_start,
+                  "deadline": job.deadline}
         if job.relay_task is not None:
             record.update(relay_task=job.relay_task, order=job.order, resumes=job.resumes)
         elif job.order is not None:

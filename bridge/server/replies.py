@@ -87,7 +87,14 @@ def failure_text(result: GenerationResult, claude_plugin: bool = False,
 def pending_text(job: Job) -> str:
     return (f"The image is still being generated (job {job.id}, {job.elapsed():.0f} s so far; last from the relay: "
             f"{job.last_event}) Call generate_image again with job_id=\"{job.id}\" (the prompt may be repeated, it "
-            "is ignored) to keep waiting. Do not start a new generation: it would be billed again.")
+            "is ignored) to keep waiting. Do not start a new generation: it would be billed again."
+            + (_DIES_WITH_CLIENT if job.dies_with_client else ""))
+
+
+# Windows, where the worker could not leave the job object the client keeps this server in.
+_DIES_WITH_CLIENT = (" Warning: this client runs the image server in a Windows job object that the generation could "
+                     "not leave: closing the client (or restarting this server) now would lose the image, which the "
+                     "relay may still bill. Tell the user to keep the client open until the image arrives.")
 
 
 def notice_lines(records: list[dict], link: Callable[[str], str] | None = None) -> list[str]:

@@ -14,10 +14,7 @@ up by a new worker that only polls it (``resume``), with the settings of the ser
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -25,9 +22,9 @@ from pathlib import Path
 
 from ..progress import Progress
 from ..result import GenerationResult
-from ..system.processes import spawn_detached
+from ..system import detach
 from .background import MAX_RESUMES, saved_result
-from .worker import EVENTS, RESULT, order_for, read_result
+from .worker import BOOT, EVENTS, RESULT, order_for, read_result
 
 POLL = 0.02  # how often a follower looks for new progress and the result
 DEADLINE_MARGIN = 120.0  # past the job's own total timeout, a silent worker is given up on
@@ -39,30 +36,20 @@ def run_in_worker(job, request, settings, base_dir: Path, folder: Path, cancel) 
     folder.mkdir(parents=True, exist_ok=True)
     # What taking the relay's task up again needs, should this worker die while it polls: no secret.
     job.order = {"output_dir": settings.output_dir, "base_dir": str(base_dir), "relay": relay_key(settings.base_url)}
-    proc = _spawn()
-    job.worker = proc.pid
+    started = _start(folder, settings)
+    job.worker, job.worker_start = started.pid, started.how
     job.deadline = round(time.time() + settings.total_timeout + DEADLINE_MARGIN, 3)
+    if started.contained:
+        print(f"image-relay-mcp: job {job.id}'s worker could not leave the client's job object, so closing or "
+              f"restarting this server before it ends would lose its image ({started.note})", file=sys.stderr)
     if job.persist is not None:
         job.persist()  # from here a later server finds the worker, whatever happens to this one
-    order = order_for(job.id, folder, request, settings, base_dir, settings.mcp_cancel_stops_job,
-                      face=job.face, owner=job.owner)
-
-    def tell(text: bytes) -> None:
-        try:
-            proc.stdin.write(text)
-            proc.stdin.flush()
-        except (OSError, ValueError):
-            pass  # the worker is gone; following it finds out
-
-    tell(order)
+    started.line.send(order_for(job.id, folder, request, settings, base_dir, settings.mcp_cancel_stops_job,
+                                face=job.face, owner=job.owner))
     try:
-        return follow(job, folder, alive=lambda: proc.poll() is None, cancel=cancel, stop=lambda: tell(b"cancel\n"))
+        return follow(job, folder, alive=started.alive, cancel=cancel, stop=lambda: started.line.send(b"cancel\n"))
     finally:
-        try:
-            proc.stdin.close()
-        except OSError:
-            pass
-        threading.Thread(target=proc.wait, name=f"reap-{job.id}", daemon=True).start()  # no zombie, no wait
+        started.release()
 
 
 def follow(job, folder: Path, *, alive: Callable[[], bool], cancel=None, stop: Callable[[], None] | None = None,
@@ -153,11 +140,11 @@ class _Events:
                 continue
 
 
-def _spawn() -> subprocess.Popen:
-    """The worker, detached from the server, so what ends the server does not reach it."""
+def _start(folder: Path, settings) -> detach.Started:
+    """The worker, detached from the server (and on Windows out of the client's job object), so what
+    ends the server does not reach it; it runs the very package this server runs, from the job folder."""
     import bridge
-    env = dict(os.environ)
-    root = str(Path(bridge.__file__).resolve().parent.parent)  # the very package this server runs
-    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
-    return spawn_detached([sys.executable, "-m", "bridge.server.worker"], stdin=subprocess.PIPE,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    root = str(Path(bridge.__file__).resolve().parent.parent)
+    ways_out = tuple(way for way in settings.mcp_outside_job.split(",") if way != "off")
+    flags = ["-I", "-B"] if sys.dont_write_bytecode else ["-I"]  # -I ignores PYTHONDONTWRITEBYTECODE: pass it on
+    return detach.start([detach.python(), *flags, "-c", BOOT, root], folder, outside=ways_out)

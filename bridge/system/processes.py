@@ -1,4 +1,4 @@
-"""Whether a process is still running, and starting one that outlives its parent, on every platform.
+"""Whether a process is still running, on every platform.
 
 ``os.kill(pid, 0)`` tests this on POSIX, but it also answers for a zombie: a killed process whose
 parent is gone waits there forever when the container's PID 1 reaps nothing (no init), so Linux
@@ -8,7 +8,6 @@ too), so Windows asks the kernel for the process's exit code instead.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 _STILL_ACTIVE = 259
@@ -42,20 +41,6 @@ def _zombie(pid: int) -> bool:
         return False
     # "pid (comm) S ...": the state follows the last ")", since comm may hold anything.
     return stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3] in (b"Z", b"X")
-
-
-def spawn_detached(args: list[str], **popen) -> subprocess.Popen:
-    """Start a process that outlives its parent and whatever ends it: its own session on POSIX (a
-    client's group kill, a terminal's Ctrl-C or hang-up miss it); on Windows its own process group,
-    no console, and out of the parent's job object when that allows it (clients that kill a
-    server's job object would take the child along)."""
-    if sys.platform != "win32":
-        return subprocess.Popen(args, start_new_session=True, **popen)
-    flags = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
-    try:
-        return subprocess.Popen(args, creationflags=flags | subprocess.CREATE_BREAKAWAY_FROM_JOB, **popen)
-    except OSError:  # the job object forbids breaking away
-        return subprocess.Popen(args, creationflags=flags, **popen)
 
 
 def _windows_alive(pid: int) -> bool:
