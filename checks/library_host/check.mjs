@@ -11,19 +11,11 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import puppeteer from "puppeteer-core";
+import { browserCheck, sleep } from "./browser_check.mjs";
 
 const here = path.dirname(new URL(import.meta.url).pathname);
-const python = process.env.PYTHON || "python3";
 const chromium = process.env.CHROMIUM || "/usr/bin/chromium";
-const shots = process.env.SHOTS_DIR || fs.mkdtempSync(path.join(os.tmpdir(), "library-shots-"));
-const work = fs.mkdtempSync(path.join(os.tmpdir(), "library-check-"));
-const children = [];
-let passes = 0;
-let failures = 0;
-const ok = (what) => { passes++; console.log(`ok   ${what}`); };
-const bad = (what, detail) => { failures++; console.log(`FAIL ${what}${detail ? `: ${detail}` : ""}`); };
-const check = (cond, what, detail) => (cond ? ok(what) : bad(what, detail));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const { work, shots, python, ok, bad, check, start: startPython, logOf, run } = browserCheck("library");
 
 // An isolated user: HOME, XDG folders, two projects, and a file manager that only writes down
 // what it was asked to open.
@@ -40,16 +32,8 @@ const baseEnv = {
 };
 
 function start(name, args, env, cwd) {
-  const child = spawn(python, args, { env: { ...baseEnv, ...env }, cwd: cwd || work, stdio: ["ignore", "pipe", "pipe"] });
-  const logPath = path.join(work, `${name}.log`);
-  const out = fs.createWriteStream(logPath);
-  child.stdout.pipe(out);
-  child.stderr.pipe(out);
-  children.push(child);
-  child.logPath = logPath;
-  return child;
+  return startPython(name, args, { ...baseEnv, ...env }, cwd || work);
 }
-const logOf = (child) => (fs.existsSync(child.logPath) ? fs.readFileSync(child.logPath, "utf8") : "");
 async function waitLog(child, pattern, what) {
   for (let i = 0; i < 300; i++) {
     const m = logOf(child).match(pattern);
@@ -397,16 +381,4 @@ async function main() {
   }
 }
 
-try {
-  await main();
-} catch (error) {
-  bad("the check ran to its end", error.stack || String(error));
-  for (const child of children) {
-    if (fs.existsSync(child.logPath)) console.log(`--- ${path.basename(child.logPath)}\n${fs.readFileSync(child.logPath, "utf8").slice(-3000)}`);
-  }
-} finally {
-  for (const child of children) child.kill("SIGTERM");
-}
-console.log(`\ncheck-library: ${passes} passed, ${failures} failed; screenshots in ${shots}`);
-if (!process.env.KEEP_WORK) fs.rmSync(work, { recursive: true, force: true });
-process.exit(failures ? 1 : 0);
+await run(main);
