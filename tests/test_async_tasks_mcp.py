@@ -18,7 +18,7 @@ from bridge.server.app import server
 from bridge.system.processes import is_alive
 from tests.conftest import posted, tagged
 from tests.test_async_tasks import polls
-from tests.test_jobs_outlive import finals, jobs_dir, records, stdio, until
+from tests.test_jobs_outlive import call_aside, finals, jobs_dir, records, stdio, until
 from tests.test_mcp import saved
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("fresh_jobs")]
@@ -39,12 +39,7 @@ async def test_a_job_whose_worker_is_killed_mid_poll_is_finished_by_the_next_ser
     tag = tagged(monkeypatch, emulator, tasktime=4, retry=0.2)
     async with stdio(async_project) as client:
         async with anyio.create_task_group() as group:
-            async def doomed_call():
-                try:
-                    await client.call_tool("generate_image", {"prompt": "a heron whose worker dies"})
-                except Exception:  # noqa: BLE001 - its server is killed under it
-                    pass
-            group.start_soon(doomed_call)
+            call_aside(group, client, {"prompt": "a heron whose worker dies"})
             record = await until(lambda: next((r for r in records() if r.get("relay_task") and r.get("worker")), None))
             await until(lambda: len(polls(emulator, tag)) >= 2)  # polling, the image not done yet
             os.kill(record["pid"], signal.SIGKILL)  # the server first: nobody follows the worker any more

@@ -48,6 +48,21 @@ def stdio(project: Path, **env) -> Client:
     return Client(params, read_timeout_seconds=60)
 
 
+def call_aside(group, client, arguments: dict) -> list:
+    """Start a generate_image call in ``group`` and return at once, while the test kills or gives up
+    on its server; the call's answer, should one come, lands in the list returned."""
+    answers = []
+
+    async def call() -> None:
+        try:
+            answers.append(await client.call_tool("generate_image", arguments))
+        except Exception:  # noqa: BLE001 - its server is killed or given up under it
+            pass
+
+    group.start_soon(call)
+    return answers
+
+
 def jobs_dir() -> Path:
     from bridge.paths import user_state_dir
     return user_state_dir() / "jobs"
@@ -86,12 +101,7 @@ async def test_a_job_outlives_its_killed_server_and_the_next_server_returns_it(p
     timeline = {}
     async with stdio(project) as client:
         async with anyio.create_task_group() as group:
-            async def doomed_call():
-                try:
-                    await client.call_tool("generate_image", {"prompt": "a dying server's fox", "partial_images": 1})
-                except Exception:  # noqa: BLE001 - its server is killed under it
-                    pass
-            group.start_soon(doomed_call)
+            call_aside(group, client, {"prompt": "a dying server's fox", "partial_images": 1})
             record = await until(worker_running)
             await until(lambda: generations(emulator, tag) == 1)
             timeline["relay request"] = time.monotonic() - t0
@@ -139,14 +149,12 @@ async def test_a_client_that_restarts_its_server_and_resends_pays_once(project, 
         async with stdio(project) as client:
             if attempt == 0:
                 async with anyio.create_task_group() as group:
-                    async def call() -> None:
-                        outcomes.append(await client.call_tool("generate_image", arguments))
-                    group.start_soon(call)
-                    await until(lambda: generations(emulator, tag) == 1 or outcomes, 60)
+                    answers = call_aside(group, client, arguments)
+                    await until(lambda: generations(emulator, tag) == 1 or answers, 60)
                     group.cancel_scope.cancel()
-                if outcomes:
+                outcomes.extend(answers or [TimeoutError("given up once the relay had the request")])
+                if answers:
                     break
-                outcomes.append(TimeoutError("given up once the relay had the request"))
                 continue
             try:
                 outcomes.append(await client.call_tool("generate_image", arguments,
@@ -209,12 +217,7 @@ async def test_stop_on_cancel_still_stops_a_job_whose_server_is_killed(project, 
     monkeypatch.setenv("IMAGE_RELAY_MCP_CANCEL_STOPS_JOB", "true")
     async with stdio(project) as client:
         async with anyio.create_task_group() as group:
-            async def doomed_call():
-                try:
-                    await client.call_tool("generate_image", {"prompt": "stop me"})
-                except Exception:  # noqa: BLE001
-                    pass
-            group.start_soon(doomed_call)
+            call_aside(group, client, {"prompt": "stop me"})
             record = await until(worker_running)
             await until(relay.connected.is_set)
             os.kill(record["pid"], getattr(signal, KILL))
@@ -245,12 +248,7 @@ async def test_a_saved_image_is_the_result_while_the_relay_still_holds_its_answe
     outputs = project / "outputs"
     async with stdio(project) as client:
         async with anyio.create_task_group() as group:
-            async def doomed_call():
-                try:
-                    await client.call_tool("generate_image", {"prompt": "a lingering relay's owl"})
-                except Exception:  # noqa: BLE001 - its server is killed under it
-                    pass
-            group.start_soon(doomed_call)
+            call_aside(group, client, {"prompt": "a lingering relay's owl"})
             record = await until(worker_running)
             image = (await until(lambda: finals(outputs)))[0]
             os.kill(record["pid"], getattr(signal, KILL))
