@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from ..i18n import translate
 from ..progress import Progress
 from ..result import GenerationResult
 from ..system import detach
@@ -40,8 +41,10 @@ def run_in_worker(job, request, settings, base_dir: Path, folder: Path, cancel) 
     job.worker, job.worker_start = started.pid, started.how
     job.deadline = round(time.time() + settings.total_timeout + DEADLINE_MARGIN, 3)
     if started.contained:
-        print(f"image-relay-mcp: job {job.id}'s worker could not leave the client's job object, so closing or "
-              f"restarting this server before it ends would lose its image ({started.note})", file=sys.stderr)
+        # The client's MCP log is where a person reads it: in their language (the note is Windows' words).
+        print("image-relay-mcp: " + translate(f"Job {job.id}'s worker could not leave the client's job object, so "
+                                              f"closing or restarting this server before it ends would lose its image "
+                                              f"({started.note})."), file=sys.stderr)
     if job.persist is not None:
         job.persist()  # from here a later server finds the worker, whatever happens to this one
     started.line.send(order_for(job.id, folder, request, settings, base_dir, settings.mcp_cancel_stops_job,
